@@ -1,0 +1,58 @@
+//! The command line that every poetry client shares.
+
+use std::path::PathBuf;
+
+use clap::CommandFactory;
+
+use super::{Address, Timeline};
+
+/// `[HOST:]PORT ...` and `--timeline FILE`, flattened into each client's own
+/// options so that its `--help` still carries its own description.
+#[derive(clap::Args, Debug)]
+pub struct ClientArgs {
+    /// The servers to get poetry from, as [host:]port; the host defaults to
+    /// 127.0.0.1
+    #[arg(value_name = "[HOST:]PORT")]
+    pub addresses: Vec<Address>,
+
+    /// Also draw the run as an SVG timeline in this file
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+}
+
+impl ClientArgs {
+    /// With no address there is nothing to do: print the client's help and
+    /// exit successfully, as the series' clients do.
+    pub fn require_addresses<C: CommandFactory>(&self) {
+        if self.addresses.is_empty() {
+            // If stdout is gone there is nobody to tell; exit all the same.
+            let _ = C::command().print_help();
+            std::process::exit(0);
+        }
+    }
+
+    /// One timeline lane per address, labelled `Task N: host:port`.
+    pub fn new_timeline(&self) -> Timeline {
+        Timeline::new(
+            self.addresses
+                .iter()
+                .enumerate()
+                .map(|(i, address)| format!("Task {}: {address}", i + 1)),
+        )
+    }
+
+    /// Writes the timeline if `--timeline` was given. Returns false, after
+    /// saying why on stderr, when the file cannot be written.
+    pub fn save_timeline(&self, timeline: &Timeline, title: &str) -> bool {
+        let Some(path) = &self.timeline else {
+            return true;
+        };
+        match timeline.write_svg(path, title) {
+            Ok(()) => true,
+            Err(error) => {
+                eprintln!("cannot write the timeline to {}: {error}", path.display());
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Domain helpers shared by the poetry programs. Not part of the framework:
+//! nothing here knows about reactors, only about poems, addresses, and the
+//! way the series prints times.
+//!
+//! - [`Address`]: the clients' `[host:]port` arguments.
+//! - [`Elapsed`]: durations printed as `H:MM:SS.ffffff`, as the series does.
+//! - [`Timeline`]: a record of when each task received data, drawn as SVG.
+//! - [`ClientArgs`]: the command line every client shares.
+//! - [`parse_delay`]: the servers' `--delay SECONDS` option.
+
+mod address;
+mod client;
+mod elapsed;
+mod timeline;
+
+pub use address::{resolve, Address, AddressError};
+pub use client::ClientArgs;
+pub use elapsed::Elapsed;
+pub use timeline::Timeline;
+
+use std::time::Duration;
+
+/// Parses a number of seconds such as `0.1` for a `--delay` option.
+///
+/// Negative, infinite and NaN values are refused with a message clap can
+/// show, rather than reaching `Duration`, which would panic on them.
+pub fn parse_delay(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("'{text}' is not a delay: use a number of seconds, 0 or more"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_parse_as_seconds() {
+        assert_eq!(parse_delay("0.1"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_delay("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_delay("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_delays_are_refused_not_panicked_on() {
+        for bad in ["-1", "inf", "NaN", "soon", "", "1e400"] {
+            assert!(parse_delay(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}
