@@ -1,0 +1,160 @@
+//! Support shared by the stage tests: real servers on free ports, found by
+//! the port they print, killed when the test lets go of them.
+//!
+//! Each test file compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The longest any single wait in a test may last before the test fails
+/// with what it was waiting for. Generous, because CI machines are slow;
+/// it only matters when something is broken.
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+/// A program running in the background, killed on drop. Its stdout lines
+/// arrive on a channel so that tests can wait for them with a time limit.
+pub struct Background {
+    child: Child,
+    lines: Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Background {
+    pub fn start(program: &Path, args: &[&str]) -> Background {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (sender, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Background {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for the next line of output, failing the test after [`LIMIT`].
+    pub fn next_line(&mut self) -> String {
+        match self.lines.recv_timeout(LIMIT) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                line
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("no output within {LIMIT:?}; saw {:?}", self.seen)
+            }
+            Err(RecvTimeoutError::Disconnected) => panic!("output ended; saw {:?}", self.seen),
+        }
+    }
+
+    /// Waits until a line satisfies `wanted` and returns it.
+    pub fn wait_for(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + LIMIT;
+        while Instant::now() < deadline {
+            let line = self.next_line();
+            if wanted(&line) {
+                return line;
+            }
+        }
+        panic!("the line we waited for never came; saw {:?}", self.seen)
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `slowpoetry` server on a free port.
+pub struct SlowServer {
+    pub process: Background,
+    pub port: u16,
+}
+
+impl SlowServer {
+    /// Starts `slowpoetry` with `args` (which should not include `--port`)
+    /// and reads its port from `Serving FILE on port N.`
+    pub fn start(args: &[&str]) -> SlowServer {
+        let mut all = vec!["--port", "0"];
+        all.extend_from_slice(args);
+        let mut process = Background::start(assert_cmd::cargo::cargo_bin!("slowpoetry"), &all);
+        let first = process.next_line();
+        let port = port_of(&first);
+        SlowServer { process, port }
+    }
+
+    /// A quick server for `poem`: `num_bytes` a send, 0.01 s apart.
+    pub fn quick(poem: &str, num_bytes: u32) -> SlowServer {
+        let num_bytes = num_bytes.to_string();
+        SlowServer::start(&["--delay", "0.01", "--num-bytes", &num_bytes, poem])
+    }
+}
+
+/// The port at the end of a line such as `Serving poetry/x.txt on port 10000.`
+pub fn port_of(line: &str) -> u16 {
+    line.trim_end_matches('.')
+        .rsplit(' ')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"))
+}
+
+/// A port on which nothing listens: bound, read, and released again.
+pub fn dead_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// The size of a poem file in bytes.
+pub fn poem_size(poem: &str) -> usize {
+    std::fs::metadata(poem).expect("poem exists").len() as usize
+}
+
+/// Downloads a whole poem the simplest way, with a bounded read.
+pub fn fetch(port: u16) -> Vec<u8> {
+    let mut socket = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    socket.set_read_timeout(Some(LIMIT)).expect("set timeout");
+    let mut poem = Vec::new();
+    socket.read_to_end(&mut poem).expect("read the poem");
+    poem
+}
+
+/// A scratch folder for this test's files, under cargo's target directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch folder");
+    dir
+}
+
+/// The lines of a captured output.
+pub fn lines(output: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(output)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
