@@ -133,10 +133,7 @@ fn a_refused_connection_fails_its_task_only() {
         assert_eq!(output.status.code(), Some(1), "{client}: {output:?}");
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains(&format!("Task 2: failed to ")),
-            "{client}: {stderr}"
-        );
+        assert!(stderr.contains("Task 2: failed to "), "{client}: {stderr}");
         assert!(
             stderr.contains("127.0.0.1:") && stderr.contains("refused"),
             "{client}: {stderr}"

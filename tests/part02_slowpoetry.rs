@@ -58,7 +58,7 @@ fn serves_one_client_at_a_time() {
 
     // Every send to the first client comes before the server even greets
     // the second one, although both connected almost at once.
-    let sends = (poem_size("poetry/fascination.txt") + 99) / 100;
+    let sends = poem_size("poetry/fascination.txt").div_ceil(100);
     for _ in 0..sends {
         let line = server.process.next_line();
         assert!(line.starts_with("Sending "), "{line}");

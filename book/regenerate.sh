@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Regenerates the book's transcripts and real-run pictures from real runs of
+# the real programs on loopback, so that the output the book shows is output
+# the programs produced. Run from the repository root:
+#
+#     bash book/regenerate.sh
+#
+# It takes about 40 seconds (Part 2's experiment at its real settings).
+# Ports are normalised to 10000, 10001, 10002 so that the text does not
+# change from run to run for no reason; times are left as measured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --quiet --bins
+bin=target/debug
+out=book/src/transcripts/part02
+images=book/src/images/part02
+mkdir -p "$out" "$images"
+
+# Rewrites the three ports the showcase printed to 10000, 10001, 10002.
+normalise() {
+    sed -e "s/:$1\b/:10000/g; s/port $1\b/port 10000/g" \
+        -e "s/:$2\b/:10001/g; s/port $2\b/port 10001/g" \
+        -e "s/:$3\b/:10002/g; s/port $3\b/port 10002/g"
+}
+
+# Part 2's experiment at its real settings; the showcase writes the timelines.
+"$bin/showcase" --no-build --out-dir "$images" > "$out/showcase-full.txt"
+read -r p1 p2 p3 < <(grep -o 'on port [0-9]*' "$out/showcase-full.txt" | awk '{printf "%s ", $3} END {print ""}')
+normalise "$p1" "$p2" "$p3" < "$out/showcase-full.txt" > "$out/showcase.tmp"
+mv "$out/showcase.tmp" "$out/showcase-full.txt"
+
+# The blocking client's lines, as a reader would see them run alone.
+awk '/^The blocking client, /{on=1; next} /^$/{on=0} on' "$out/showcase-full.txt" \
+    | sed 's/^  //' > "$out/blocking.txt"
+# The select client's lines, its start and its end.
+awk '/^The select client, /{on=1; next} /^$/{on=0} on' "$out/showcase-full.txt" \
+    | sed 's/^  //' > "$out/select-all.txt"
+{ head -n 9 "$out/select-all.txt"; echo "..."; tail -n 8 "$out/select-all.txt"; } > "$out/select.txt"
+rm "$out/select-all.txt"
+# The showcase's own summary.
+{ head -n 4 "$out/showcase-full.txt"; echo "..."; tail -n 4 "$out/showcase-full.txt"; } > "$out/showcase.txt"
+rm "$out/showcase-full.txt"
+
+# The server's side of one download, at Part 2's settings.
+"$bin/slowpoetry" --port 0 poetry/science.txt > "$out/server-full.txt" &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+    port=$(grep -o 'on port [0-9]*' "$out/server-full.txt" | awk '{print $3}') && [ -n "$port" ] && break
+    sleep 0.1
+done
+"$bin/get-poetry-blocking" "$port" > /dev/null
+kill "$server"; wait "$server" 2>/dev/null || true
+sed -e "s/port $port\b/port 10000/" -e 's/127\.0\.0\.1:[0-9]*/127.0.0.1:52814/' "$out/server-full.txt" \
+    > "$out/server-all.txt"
+{ head -n 5 "$out/server-all.txt"; echo "..."; tail -n 2 "$out/server-all.txt"; } > "$out/server.txt"
+rm "$out/server-all.txt"
+rm "$out/server-full.txt"
+
+echo "Wrote $(ls "$out" | wc -l) transcripts to $out and the timelines to $images."
