@@ -29,6 +29,9 @@ normalise() {
 read -r p1 p2 p3 < <(grep -o 'on port [0-9]*' "$out/showcase-full.txt" | awk '{printf "%s ", $3} END {print ""}')
 normalise "$p1" "$p2" "$p3" < "$out/showcase-full.txt" > "$out/showcase.tmp"
 mv "$out/showcase.tmp" "$out/showcase-full.txt"
+for svg in "$images"/blocking.svg "$images"/select.svg; do
+    normalise "$p1" "$p2" "$p3" < "$svg" > "$svg.tmp" && mv "$svg.tmp" "$svg"
+done
 
 # The blocking client's lines, as a reader would see them run alone.
 awk '/^The blocking client, /{on=1; next} /^$/{on=0} on' "$out/showcase-full.txt" \

@@ -2,8 +2,11 @@
 
 mod common;
 
-use assert_cmd::cargo::cargo_bin_cmd;
-use common::{lines, scratch, LIMIT};
+use std::net::TcpStream;
+use std::process::Command;
+
+use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
+use common::{lines, port_of, scratch, Background, LIMIT};
 
 #[test]
 fn quick_showcase_runs_both_clients_and_compares_them() {
@@ -59,4 +62,31 @@ fn a_missing_poetry_folder_is_explained() {
         stderr.contains("no-such-dir/ecstasy.txt not found"),
         "{stderr}"
     );
+}
+
+#[test]
+fn ctrl_c_stops_the_servers_too() {
+    let dir = scratch("part02-showcase-interrupted");
+    let out_dir = dir.to_string_lossy().into_owned();
+    let mut showcase = Background::start(
+        cargo_bin!("showcase"),
+        &["--quick", "--no-build", "--out-dir", &out_dir],
+    );
+    showcase.next_line(); // Starting three slow poetry servers...
+    let ports: Vec<u16> = (0..3).map(|_| port_of(&showcase.next_line())).collect();
+    // Interrupt it while the blocking client is fetching.
+    showcase.wait_for(|line| line.contains("Task 1: get poetry from"));
+    let interrupted = Command::new("kill")
+        .args(["-INT", &showcase.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    assert_eq!(showcase.wait_exit(), Some(130));
+    // Every server is gone with it: nothing listens on their ports.
+    for port in ports {
+        assert!(
+            TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "a server still listens on {port}"
+        );
+    }
 }
