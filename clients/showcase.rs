@@ -121,10 +121,22 @@ fn run(options: &Options, children: &Children) -> Result<bool, String> {
     let blocking_svg = options.out_dir.join("blocking.svg");
     let select_svg = options.out_dir.join("select.svg");
     println!("\nThe blocking client, one server after another:");
-    let blocking =
-        children.run_client(&bin_dir.join("get-poetry-blocking"), &ports, &blocking_svg)?;
+    let blocking = children.run_client(
+        &bin_dir.join("get-poetry-blocking"),
+        &ports,
+        &blocking_svg,
+        None,
+    )?;
     println!("\nThe select client, every server at once:");
-    let select = children.run_client(&bin_dir.join("get-poetry-select"), &ports, &select_svg)?;
+    // Draw the select run on the blocking run's scale, so that the two
+    // pictures compare at a glance.
+    let scale = blocking.total.map(|total| total.0);
+    let select = children.run_client(
+        &bin_dir.join("get-poetry-select"),
+        &ports,
+        &select_svg,
+        scale,
+    )?;
 
     // ANCHOR: report
     let (Some(blocking_total), Some(select_total)) = (blocking.total, select.total) else {
@@ -206,11 +218,15 @@ impl Children {
         program: &Path,
         ports: &[String],
         svg: &Path,
+        scale: Option<Duration>,
     ) -> Result<ClientRun, String> {
-        let mut child = Command::new(program)
-            .args(ports)
-            .arg("--timeline")
-            .arg(svg)
+        let mut command = Command::new(program);
+        command.args(ports).arg("--timeline").arg(svg);
+        if let Some(scale) = scale {
+            let seconds = scale.as_secs_f64().to_string();
+            command.args(["--timeline-seconds", &seconds]);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|error| format!("cannot start {}: {error}", program.display()))?;

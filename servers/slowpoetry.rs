@@ -20,7 +20,7 @@ use std::{fs, thread};
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use mini_twisted::poetry::{parse_delay, resolve};
+use mini_twisted::poetry::{parse_seconds, resolve};
 
 // ANCHOR: options
 /// Slow Poetry Server, blocking edition: serves one poem, slowly, to one
@@ -37,7 +37,7 @@ struct Options {
     iface: String,
 
     /// Seconds to pause after each send
-    #[arg(long, default_value = "0.1", value_parser = parse_delay)]
+    #[arg(long, default_value = "0.1", value_parser = parse_seconds)]
     delay: Duration,
 
     /// How many bytes to send at a time

@@ -1,10 +1,11 @@
 //! The command line that every poetry client shares.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::CommandFactory;
 
-use super::{Address, Timeline};
+use super::{parse_seconds, Address, Timeline};
 
 /// `[HOST:]PORT ...` and `--timeline FILE`, flattened into each client's own
 /// options so that its `--help` still carries its own description.
@@ -18,6 +19,11 @@ pub struct ClientArgs {
     /// Also draw the run as an SVG timeline in this file
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
+
+    /// Draw the timeline's time axis at least this long, to compare two
+    /// runs on one scale
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeline_seconds: Option<Duration>,
 }
 
 impl ClientArgs {
@@ -47,7 +53,7 @@ impl ClientArgs {
         let Some(path) = &self.timeline else {
             return true;
         };
-        match timeline.write_svg(path, title) {
+        match timeline.write_svg(path, title, self.timeline_seconds) {
             Ok(()) => true,
             Err(error) => {
                 eprintln!("cannot write the timeline to {}: {error}", path.display());

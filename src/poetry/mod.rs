@@ -6,7 +6,7 @@
 //! - [`Elapsed`]: durations printed as `H:MM:SS.ffffff`, as the series does.
 //! - [`Timeline`]: a record of when each task received data, drawn as SVG.
 //! - [`ClientArgs`]: the command line every client shares.
-//! - [`parse_delay`]: the servers' `--delay SECONDS` option.
+//! - [`parse_seconds`]: options given in seconds, such as `--delay 0.1`.
 
 mod address;
 mod client;
@@ -20,11 +20,11 @@ pub use timeline::Timeline;
 
 use std::time::Duration;
 
-/// Parses a number of seconds such as `0.1` for a `--delay` option.
+/// Parses a number of seconds such as `0.1`, for options like `--delay`.
 ///
 /// Negative, infinite and NaN values are refused with a message clap can
 /// show, rather than reaching `Duration`, which would panic on them.
-pub fn parse_delay(text: &str) -> Result<Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim()
         .parse()
@@ -39,15 +39,15 @@ mod tests {
 
     #[test]
     fn delays_parse_as_seconds() {
-        assert_eq!(parse_delay("0.1"), Ok(Duration::from_millis(100)));
-        assert_eq!(parse_delay("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_delay("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_seconds("0.1"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_seconds("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
     }
 
     #[test]
     fn bad_delays_are_refused_not_panicked_on() {
         for bad in ["-1", "inf", "NaN", "soon", "", "1e400"] {
-            assert!(parse_delay(bad).is_err(), "{bad:?} was accepted");
+            assert!(parse_seconds(bad).is_err(), "{bad:?} was accepted");
         }
     }
 }

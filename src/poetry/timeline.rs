@@ -89,9 +89,14 @@ impl Timeline {
         }
     }
 
-    /// Draws the timeline as a standalone SVG document.
-    pub fn to_svg(&self, title: &str) -> String {
-        let end = self.last_moment().max(Duration::from_millis(1));
+    /// Draws the timeline as a standalone SVG document. The time axis runs
+    /// to the last event, or to `at_least` if that is later, so that two
+    /// runs can be drawn on one scale.
+    pub fn to_svg(&self, title: &str, at_least: Option<Duration>) -> String {
+        let end = self
+            .last_moment()
+            .max(at_least.unwrap_or_default())
+            .max(Duration::from_millis(1));
         let plot = WIDTH - LABEL_WIDTH - RIGHT_MARGIN;
         let x = |t: Duration| LABEL_WIDTH + plot * t.as_secs_f64() / end.as_secs_f64();
         let lanes_bottom = TOP + LANE_HEIGHT * self.lanes.len() as f64;
@@ -186,8 +191,13 @@ impl Timeline {
     }
 
     /// Writes [`Timeline::to_svg`] to `path`.
-    pub fn write_svg(&self, path: &Path, title: &str) -> io::Result<()> {
-        std::fs::write(path, self.to_svg(title))
+    pub fn write_svg(
+        &self,
+        path: &Path,
+        title: &str,
+        at_least: Option<Duration>,
+    ) -> io::Result<()> {
+        std::fs::write(path, self.to_svg(title, at_least))
     }
 
     fn last_moment(&self) -> Duration {
@@ -246,12 +256,20 @@ mod tests {
         timeline.failed(1);
         // Out-of-range tasks are ignored rather than panicking.
         timeline.received(7);
-        let svg = timeline.to_svg("a run");
+        let svg = timeline.to_svg("a run", None);
         assert!(svg.starts_with("<svg"));
         assert!(svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches(r##"fill="#1f4e79"/>"##).count(), 3 + 1);
         assert!(svg.contains("Task 2 &lt;&amp;&gt;"));
         assert!(svg.contains("#f4c7c3"), "a failed task is drawn in red");
+    }
+
+    #[test]
+    fn the_axis_can_be_stretched_to_compare_runs() {
+        let mut timeline = Timeline::new(["Task 1"]);
+        timeline.received(0);
+        let svg = timeline.to_svg("a short run", Some(Duration::from_secs(20)));
+        assert!(svg.contains(">20</text>"), "the axis reaches 20 s");
     }
 
     #[test]
