@@ -62,6 +62,15 @@ fn chapters() -> Vec<(PathBuf, String)> {
     found
 }
 
+/// The chapters and the README: everything a reader follows.
+fn documents() -> Vec<(PathBuf, String)> {
+    let mut documents = chapters();
+    let readme = root().join("README.md");
+    let text = fs::read_to_string(&readme).expect("README.md");
+    documents.push((readme, text));
+    documents
+}
+
 fn show(path: &Path) -> String {
     path.strip_prefix(root())
         .unwrap_or(path)
@@ -207,12 +216,7 @@ fn links(text: &str) -> Vec<String> {
 
 #[test]
 fn every_link_and_image_resolves() {
-    let mut documents = chapters();
-    let readme = root().join("README.md");
-    documents.push((
-        readme.clone(),
-        fs::read_to_string(&readme).expect("README.md"),
-    ));
+    let documents = documents();
     let mut problems = Vec::new();
     for (document, text) in documents {
         for target in links(&text) {
@@ -277,12 +281,7 @@ fn help(program: &str) -> String {
 #[test]
 fn every_command_names_a_real_program_and_real_flags() {
     let programs: BTreeSet<String> = programs().into_iter().collect();
-    let mut documents = chapters();
-    let readme = root().join("README.md");
-    documents.push((
-        readme.clone(),
-        fs::read_to_string(&readme).expect("README.md"),
-    ));
+    let documents = documents();
     let mut problems = Vec::new();
     let mut checked = 0;
     for (document, text) in documents {

@@ -4,6 +4,7 @@
 mod common;
 
 use assert_cmd::cargo::cargo_bin_cmd;
+use assert_cmd::Command;
 use common::{dead_port, lines, poem_size, scratch, SlowServer, LIMIT};
 use predicates::prelude::*;
 
@@ -29,16 +30,17 @@ fn ports(servers: &[SlowServer]) -> Vec<String> {
         .collect()
 }
 
+/// Runs a client against `servers`, expects success, returns its lines.
+fn run_against(mut client: Command, servers: &[SlowServer]) -> Vec<String> {
+    let output = client.args(ports(servers)).timeout(LIMIT).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    lines(&output.stdout)
+}
+
 #[test]
 fn blocking_client_gets_every_byte_one_poem_after_another() {
     let servers = three_servers();
-    let output = cargo_bin_cmd!("get-poetry-blocking")
-        .args(ports(&servers))
-        .timeout(LIMIT)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let lines = lines(&output.stdout);
+    let lines = run_against(cargo_bin_cmd!("get-poetry-blocking"), &servers);
     assert_eq!(lines.len(), 7, "{lines:#?}");
     for (i, poem) in POEMS.iter().enumerate() {
         let task = i + 1;
@@ -64,13 +66,7 @@ fn blocking_client_gets_every_byte_one_poem_after_another() {
 #[test]
 fn select_client_interleaves_the_tasks_and_gets_every_byte() {
     let servers = three_servers();
-    let output = cargo_bin_cmd!("get-poetry-select")
-        .args(ports(&servers))
-        .timeout(LIMIT)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let lines = lines(&output.stdout);
+    let lines = run_against(cargo_bin_cmd!("get-poetry-select"), &servers);
 
     // The summary: one line per task in command-line order, then the total.
     let n = lines.len();
