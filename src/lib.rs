@@ -15,9 +15,15 @@
 //! | `testing`  | 15              | a fake transport for tests                      |
 //! | `app`      | 16              | services and the runner                         |
 //!
+//! Besides those, [`log`] holds the diagnostics every program switches on.
+//!
 //! Part 2's programs use none of it: they are written directly on the
 //! standard library and `mio`, so that the reader sees the problem the
 //! framework solves before meeting the framework. They share only the small
 //! domain helpers in [`poetry`], which are not part of the framework.
 
+pub mod log;
 pub mod poetry;
+pub mod reactor;
+
+pub use reactor::Reactor;
