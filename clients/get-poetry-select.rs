@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use mini_twisted::poetry::{Address, ClientArgs, Elapsed};
+use mini_twisted::poetry::{Address, ClientArgs};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -166,19 +166,13 @@ fn run(options: &Options) -> io::Result<bool> {
     // ANCHOR_END: loop
 
     // Failed tasks were reported when they failed; list the poems we got.
-    let mut poems = 0;
-    for (i, task) in tasks.iter().enumerate() {
-        if task.error.is_none() {
-            poems += 1;
-            println!("Task {}: {} bytes of poetry", i + 1, task.poem.len());
-        }
-    }
-    let elapsed = Elapsed(start.elapsed());
-    println!("Got {poems} poems in {elapsed}");
-
-    let title = format!("Select client: {poems} poems in {elapsed}");
-    let saved = options.client.save_timeline(&timeline, &title);
-    Ok(saved && poems == tasks.len())
+    let sizes: Vec<Option<usize>> = tasks
+        .iter()
+        .map(|task| task.error.is_none().then_some(task.poem.len()))
+        .collect();
+    Ok(options
+        .client
+        .report(&sizes, start, &timeline, "Select client"))
 }
 // ANCHOR_END: run
 

@@ -13,6 +13,7 @@
 use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::{Cell, RefCell};
+use std::io::IsTerminal;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
@@ -25,6 +26,7 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .try_init();
 }
@@ -103,23 +105,5 @@ fn message_of(payload: &(dyn Any + Send)) -> String {
             .downcast_ref::<String>()
             .cloned()
             .unwrap_or_else(|| "(no message)".to_string()),
-    }
-}
-
-/// Reports a caught panic through `tracing`, or straight to stderr when no
-/// subscriber listens, so that a panic is never silent.
-pub fn report_panic(what: &str, report: &PanicReport) {
-    let location = report.location.as_deref().unwrap_or("unknown location");
-    let backtrace = report.backtrace.as_deref().unwrap_or_default();
-    if tracing::enabled!(tracing::Level::ERROR) {
-        tracing::error!("{what} panicked at {location}: {}", report.message);
-        if !backtrace.is_empty() {
-            tracing::error!("backtrace of that panic:\n{backtrace}");
-        }
-    } else {
-        eprintln!("{what} panicked at {location}: {}", report.message);
-        if !backtrace.is_empty() {
-            eprintln!("{backtrace}");
-        }
     }
 }

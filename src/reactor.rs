@@ -66,7 +66,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
-use crate::log;
+use crate::log::{self, PanicReport};
 
 // ANCHOR: descriptor_traits
 /// Something with a file descriptor that the reactor can watch (Part 4).
@@ -441,7 +441,7 @@ impl Reactor {
         match log::catch_panic(f) {
             Ok(()) => true,
             Err(report) => {
-                log::report_panic(what, &report);
+                report_panic(what, &report);
                 false
             }
         }
@@ -675,6 +675,23 @@ impl Reactor {
         let startup = self.inner.startup.take();
         drop((timers, startup));
         self.inner.state.set(State::Stopped);
+    }
+}
+
+/// Reports a caught panic through `tracing`, or straight to stderr when no
+/// subscriber listens, so that a panic is never silent.
+fn report_panic(what: &str, report: &PanicReport) {
+    let location = report.location.as_deref().unwrap_or("an unknown place");
+    if tracing::enabled!(tracing::Level::ERROR) {
+        tracing::error!("{what} panicked at {location}: {}", report.message);
+        if let Some(backtrace) = &report.backtrace {
+            tracing::error!("backtrace of that panic:\n{backtrace}");
+        }
+    } else {
+        eprintln!("{what} panicked at {location}: {}", report.message);
+        if let Some(backtrace) = &report.backtrace {
+            eprintln!("{backtrace}");
+        }
     }
 }
 

@@ -1,11 +1,11 @@
 //! The command line that every poetry client shares.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::CommandFactory;
 
-use super::{parse_seconds, Address, Timeline};
+use super::{parse_seconds, Address, Elapsed, Timeline};
 
 /// `[HOST:]PORT ...` and `--timeline FILE`, flattened into each client's own
 /// options so that its `--help` still carries its own description.
@@ -60,5 +60,30 @@ impl ClientArgs {
                 false
             }
         }
+    }
+
+    /// The end of an asynchronous client's run: `Task N: B bytes of poetry`
+    /// for each poem received, in command-line order (`sizes[i]` is `None`
+    /// for a task that failed and has said so already), then `Got N poems in
+    /// T` and the timeline, titled after `client`. True if every task got
+    /// its poem and the timeline, if any, was written.
+    pub fn report(
+        &self,
+        sizes: &[Option<usize>],
+        start: Instant,
+        timeline: &Timeline,
+        client: &str,
+    ) -> bool {
+        for (i, size) in sizes.iter().enumerate() {
+            if let Some(bytes) = size {
+                println!("Task {}: {bytes} bytes of poetry", i + 1);
+            }
+        }
+        let poems = sizes.iter().flatten().count();
+        let elapsed = Elapsed(start.elapsed());
+        println!("Got {poems} poems in {elapsed}");
+        let title = format!("{client}: {poems} poems in {elapsed}");
+        let saved = self.save_timeline(timeline, &title);
+        saved && poems == sizes.len()
     }
 }

@@ -175,3 +175,115 @@ pub fn lines(output: &[u8]) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// Poetry clients against three servers, as in Part 2's experiment.
+// ---------------------------------------------------------------------------
+
+pub const POEMS: [&str; 3] = [
+    "poetry/ecstasy.txt",
+    "poetry/fascination.txt",
+    "poetry/science.txt",
+];
+
+/// Three quick servers; the long poem goes three times faster, as in Part 2.
+pub fn three_servers() -> Vec<SlowServer> {
+    vec![
+        SlowServer::quick(POEMS[0], 90),
+        SlowServer::quick(POEMS[1], 30),
+        SlowServer::quick(POEMS[2], 30),
+    ]
+}
+
+pub fn ports(servers: &[SlowServer]) -> Vec<String> {
+    servers
+        .iter()
+        .map(|server| server.port.to_string())
+        .collect()
+}
+
+/// Runs a client (a `cargo_bin_cmd!`) against `servers`, expects success, returns its lines.
+pub fn run_against(mut client: assert_cmd::Command, servers: &[SlowServer]) -> Vec<String> {
+    let output = client.args(ports(servers)).timeout(LIMIT).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    lines(&output.stdout)
+}
+
+/// Checks the output of an asynchronous client (the select client, client
+/// 1 and its successors): chunk lines that add up to each poem, one
+/// `finished` line per task, the summary, and the tasks interleaved.
+pub fn check_async_output(lines: &[String], servers: &[SlowServer]) {
+    // The summary: one line per task in command-line order, then the total.
+    let n = lines.len();
+    for (i, poem) in POEMS.iter().enumerate() {
+        assert_eq!(
+            lines[n - 4 + i],
+            format!("Task {}: {} bytes of poetry", i + 1, poem_size(poem))
+        );
+    }
+    assert!(
+        lines[n - 1].starts_with("Got 3 poems in 0:00:"),
+        "{}",
+        lines[n - 1]
+    );
+
+    // The chunk lines add up to each poem, and every task finishes once.
+    for (i, poem) in POEMS.iter().enumerate() {
+        let prefix = format!("Task {}: got ", i + 1);
+        let suffix = format!(" bytes of poetry from 127.0.0.1:{}", servers[i].port);
+        let bytes: usize = lines
+            .iter()
+            .filter_map(|line| {
+                line.strip_prefix(&prefix)?
+                    .strip_suffix(&suffix)?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .sum();
+        assert_eq!(bytes, poem_size(poem), "task {}", i + 1);
+        let finished = format!("Task {} finished", i + 1);
+        assert_eq!(lines.iter().filter(|line| **line == finished).count(), 1);
+    }
+
+    // Interleaving: task 2 is heard from before task 1's last chunk.
+    let last_of_task_1 = lines
+        .iter()
+        .rposition(|line| line.starts_with("Task 1: got"))
+        .unwrap();
+    let first_of_task_2 = lines
+        .iter()
+        .position(|line| line.starts_with("Task 2: got"))
+        .unwrap();
+    assert!(first_of_task_2 < last_of_task_1, "{lines:#?}");
+}
+
+/// Runs `client` with the middle server replaced by a dead port: that task
+/// fails with a message on stderr, the other two get their poems, and the
+/// exit code is 1.
+pub fn check_refused_middle_task(mut client: assert_cmd::Command, servers: &[SlowServer]) {
+    let dead = dead_port();
+    let ports = ports(servers);
+    let output = client
+        .args([&ports[0], &dead.to_string(), &ports[2]])
+        .timeout(LIMIT)
+        .output()
+        .unwrap();
+    let name = client.get_program().to_string_lossy().into_owned();
+    assert_eq!(output.status.code(), Some(1), "{name}: {output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("Task 2: failed to connect to 127.0.0.1:{dead}: "))
+            || stderr.contains(&format!(
+                "Task 2: failed to get poetry from 127.0.0.1:{dead}: "
+            )),
+        "{name}: {stderr}"
+    );
+    assert!(stderr.contains("refused"), "{name}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    for poem in [POEMS[0], POEMS[2]] {
+        let size = format!("{} bytes of poetry", poem_size(poem));
+        assert!(stdout.contains(&size), "{name}: {stdout}");
+    }
+    assert!(stdout.contains("Got 2 poems in"), "{name}: {stdout}");
+}
