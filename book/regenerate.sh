@@ -5,7 +5,8 @@
 #
 #     bash book/regenerate.sh
 #
-# It takes about 40 seconds (Part 2's experiment at its real settings).
+# It takes about a minute and a half: Part 2's experiment at its real
+# settings, Part 3's countdown in real seconds, and Part 4's two clients.
 # Ports are normalised to 10000, 10001, 10002 so that the text does not
 # change from run to run for no reason; times are left as measured.
 set -euo pipefail
@@ -61,4 +62,53 @@ sed -e "s/port $port\b/port 10000/" -e 's/127\.0\.0\.1:[0-9]*/127.0.0.1:52814/' 
 rm "$out/server-all.txt"
 rm "$out/server-full.txt"
 
-echo "Wrote $(ls "$out" | wc -l) transcripts to $out and the timelines to $images."
+# ---------------------------------------------------------------------------
+# Part 3: the reactor demos. The ones that run for ever are stopped after a
+# second, which is all they need to print what they print.
+# ---------------------------------------------------------------------------
+out3=book/src/transcripts/part03
+mkdir -p "$out3"
+timeout 1 "$bin/hello" > "$out3/hello.txt" || true
+timeout 1 "$bin/stack" > "$out3/stack.txt" || true
+"$bin/countdown" > "$out3/countdown.txt"
+RUST_BACKTRACE=0 "$bin/exception" > "$out3/exception.txt" 2>&1
+
+# ---------------------------------------------------------------------------
+# Part 4: client 1.0 and the broken client against three servers at Part 2's
+# settings, each drawing its timeline on the same time scale.
+# ---------------------------------------------------------------------------
+out4=book/src/transcripts/part04
+images4=book/src/images/part04
+mkdir -p "$out4" "$images4"
+servers=()
+ports=()
+# Starts a slow server for poem $1 at $2 bytes a send; its port goes to ports.
+serve() {
+    local log
+    log=$(mktemp)
+    "$bin/slowpoetry" --port 0 --num-bytes "$2" "poetry/$1" > "$log" &
+    servers+=($!)
+    for _ in $(seq 100); do
+        port=$(grep -o 'on port [0-9]*' "$log" | awk '{print $3}') && [ -n "$port" ] && break
+        sleep 0.1
+    done
+    ports+=("$port")
+    rm "$log"
+}
+trap 'kill "${servers[@]}" 2>/dev/null || true' EXIT
+serve ecstasy.txt 30
+serve fascination.txt 10
+serve science.txt 10
+for client in get-poetry-1 get-poetry-1-broken; do
+    "$bin/$client" "${ports[@]}" --timeline "$images4/$client.svg" --timeline-seconds 11 \
+        > "$out4/$client-all.txt"
+    normalise "${ports[@]}" < "$out4/$client-all.txt" > "$out4/$client-norm.txt"
+    normalise "${ports[@]}" < "$images4/$client.svg" > "$images4/$client.tmp"
+    mv "$images4/$client.tmp" "$images4/$client.svg"
+done
+{ head -n 8 "$out4/get-poetry-1-norm.txt"; echo "..."; tail -n 7 "$out4/get-poetry-1-norm.txt"; } \
+    > "$out4/get-poetry-1.txt"
+mv "$out4/get-poetry-1-broken-norm.txt" "$out4/get-poetry-1-broken.txt"
+rm "$out4"/*-all.txt "$out4"/*-norm.txt
+
+echo "Wrote the transcripts under book/src/transcripts and the timelines under book/src/images."

@@ -182,7 +182,10 @@ const EVENTS_PER_TURN: usize = 1024;
 enum State {
     NotStarted,
     Running,
+    /// `stop` was called; the current turn is finishing.
     Stopping,
+    /// The loop is over and what was left is being disconnected.
+    ShuttingDown,
     Stopped,
 }
 
@@ -264,7 +267,7 @@ impl Reactor {
         match self.inner.state.get() {
             State::NotStarted => self.inner.state.set(State::Running),
             State::Running | State::Stopping => return Err(ReactorError::AlreadyRunning),
-            State::Stopped => return Err(ReactorError::NotRestartable),
+            State::ShuttingDown | State::Stopped => return Err(ReactorError::NotRestartable),
         }
         let startup: Vec<Callback> = self.inner.startup.take().into_iter().collect();
         for call in startup {
@@ -313,7 +316,7 @@ impl Reactor {
     pub fn stop(&self) {
         match self.inner.state.get() {
             State::Running => self.inner.state.set(State::Stopping),
-            State::Stopping => {}
+            State::Stopping | State::ShuttingDown => {}
             State::NotStarted | State::Stopped => {
                 tracing::warn!("stop() called, but the reactor is not running")
             }
@@ -390,7 +393,10 @@ impl Reactor {
                     _ => None,
                 }
             };
-            let Some(timer) = timer else { break };
+            let Some(timer) = timer else {
+                self.shrink_timers();
+                break;
+            };
             if timer.call.state.get() == CallState::Cancelled {
                 let cancelled = self.inner.cancelled.get();
                 self.inner.cancelled.set(cancelled.saturating_sub(1));
@@ -401,6 +407,15 @@ impl Reactor {
             if let Some(f) = f {
                 self.guarded("a call_later callback", || f(self));
             }
+        }
+    }
+
+    /// Gives back the memory of a burst of timers once it has passed.
+    fn shrink_timers(&self) {
+        let mut timers = self.inner.timers.borrow_mut();
+        if timers.capacity() > 1024 && timers.len() < timers.capacity() / 4 {
+            let keep = timers.len() * 2;
+            timers.shrink_to(keep);
         }
     }
 
@@ -471,6 +486,7 @@ impl Reactor {
     // ANCHOR: add_reader
     /// Starts telling `reader` when its file descriptor can be read.
     pub fn add_reader(&self, reader: Rc<dyn ReadDescriptor>) -> io::Result<()> {
+        self.refuse_when_over()?;
         let fd = reader.fileno();
         self.update(fd, |registered| registered.reader = Some(reader))
     }
@@ -502,6 +518,7 @@ impl Reactor {
 
     /// Starts telling `writer` when its file descriptor can be written.
     pub fn add_writer(&self, writer: Rc<dyn WriteDescriptor>) -> io::Result<()> {
+        self.refuse_when_over()?;
         let fd = writer.fileno();
         self.update(fd, |registered| registered.writer = Some(writer))
     }
@@ -527,6 +544,17 @@ impl Reactor {
             .values()
             .filter_map(|registered| registered.writer.clone())
             .collect()
+    }
+
+    /// A reactor that has stopped will never wait again: watching a new
+    /// descriptor would only keep it (and the reactor) alive for nothing.
+    fn refuse_when_over(&self) -> io::Result<()> {
+        match self.inner.state.get() {
+            State::ShuttingDown | State::Stopped => {
+                Err(io::Error::other("the reactor has stopped"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Changes who watches `fd` and tells mio what interest that leaves.
@@ -595,20 +623,20 @@ impl Reactor {
         let fd = event.token().0 as RawFd;
         let problem = event.is_error();
         if event.is_readable() || event.is_read_closed() || problem {
-            let reader = self.reader_of(fd);
-            if let Some(reader) = reader {
+            if let Some(reader) = self.reader_of(fd) {
                 let outcome = self.call_descriptor("do_read", || reader.do_read(self));
                 if let Some(reason) = outcome {
-                    self.disconnect(fd, reason);
+                    self.forget(fd, address(&reader));
+                    self.guarded("connection_lost", || reader.connection_lost(self, reason));
                 }
             }
         }
         if event.is_writable() || event.is_write_closed() || problem {
-            let writer = self.writer_of(fd);
-            if let Some(writer) = writer {
+            if let Some(writer) = self.writer_of(fd) {
                 let outcome = self.call_descriptor("do_write", || writer.do_write(self));
                 if let Some(reason) = outcome {
-                    self.disconnect(fd, reason);
+                    self.forget(fd, address(&writer));
+                    self.guarded("connection_lost", || writer.connection_lost(self, reason));
                 }
             }
         }
@@ -642,34 +670,49 @@ impl Reactor {
         }
     }
 
-    /// Stops watching `fd` for both reading and writing, then tells whoever
-    /// watched it why, once, as Twisted's reactor does.
-    fn disconnect(&self, fd: RawFd, reason: Disconnect) {
-        let mut registered = {
-            let mut descriptors = self.inner.descriptors.borrow_mut();
-            descriptors.remove(&fd).unwrap_or_default()
-        };
-        let (reader, writer) = (registered.reader.take(), registered.writer.take());
-        let _ = self.reregister(fd, &mut registered);
-        let descriptor: Option<Rc<dyn FileDescriptor>> = match (reader, writer) {
-            (Some(reader), _) => Some(reader),
-            (None, Some(writer)) => Some(writer),
-            (None, None) => None,
-        };
-        if let Some(descriptor) = descriptor {
-            self.guarded("connection_lost", || {
-                descriptor.connection_lost(self, reason)
-            });
-        }
+    /// Stops watching `fd` on behalf of the object at `descriptor`, for
+    /// reading and for writing, as Twisted does before `connectionLost`.
+    /// Only that object: if it already left and another took its file
+    /// descriptor number, the newcomer stays.
+    fn forget(&self, fd: RawFd, descriptor: *const ()) {
+        let _ = self.update(fd, |registered| {
+            if registered.reader.as_ref().map(address) == Some(descriptor) {
+                registered.reader = None;
+            }
+            if registered.writer.as_ref().map(address) == Some(descriptor) {
+                registered.writer = None;
+            }
+        });
     }
 
-    /// The end of `run`: disconnect what is still registered, drop what is
-    /// still scheduled, and refuse to run again.
+    /// The end of `run`: disconnect what is still registered (each object
+    /// hears once), drop what is still scheduled, and refuse to run again.
+    /// The kernel is not told to stop watching each descriptor: the loop
+    /// will never wait again, and closing the poller forgets them all at
+    /// once, which matters with thousands of connections.
     fn shut_down(&self) {
-        let fds: Vec<RawFd> = self.inner.descriptors.borrow().keys().copied().collect();
-        for fd in fds {
-            let reason = io::Error::other("the reactor stopped");
-            self.disconnect(fd, Disconnect::Lost(reason));
+        self.inner.state.set(State::ShuttingDown);
+        let left: Vec<Registered> = self
+            .inner
+            .descriptors
+            .borrow_mut()
+            .drain()
+            .map(|(_, registered)| registered)
+            .collect();
+        let stopped = || Disconnect::Lost(io::Error::other("the reactor stopped"));
+        for Registered { reader, writer, .. } in left {
+            if let Some(reader) = &reader {
+                self.guarded("connection_lost", || {
+                    reader.connection_lost(self, stopped())
+                });
+            }
+            if let Some(writer) = writer {
+                if reader.as_ref().map(address) != Some(address(&writer)) {
+                    self.guarded("connection_lost", || {
+                        writer.connection_lost(self, stopped())
+                    });
+                }
+            }
         }
         let timers = std::mem::take(&mut *self.inner.timers.borrow_mut());
         let startup = self.inner.startup.take();
@@ -693,6 +736,11 @@ fn report_panic(what: &str, report: &PanicReport) {
             eprintln!("{backtrace}");
         }
     }
+}
+
+/// Where a registered descriptor lives: its identity.
+fn address<T: ?Sized>(descriptor: &Rc<T>) -> *const () {
+    Rc::as_ptr(descriptor) as *const ()
 }
 
 /// Whether two descriptors are the same object. Compares addresses only:

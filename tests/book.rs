@@ -23,13 +23,20 @@ fn root() -> &'static Path {
 
 /// The program names, read from the `[[bin]]` tables of Cargo.toml.
 fn programs() -> Vec<String> {
+    let names = targets("[[bin]]");
+    assert!(names.len() >= 4, "found only {names:?} in Cargo.toml");
+    names
+}
+
+/// The names of the targets of one kind (`[[bin]]`, `[[bench]]`).
+fn targets(kind: &str) -> Vec<String> {
     let manifest = fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
     let mut names = Vec::new();
-    let mut in_bin = false;
+    let mut in_kind = false;
     for line in manifest.lines().map(str::trim) {
         if line.starts_with('[') {
-            in_bin = line == "[[bin]]";
-        } else if let (true, Some(value)) = (in_bin, line.strip_prefix("name")) {
+            in_kind = line == kind;
+        } else if let (true, Some(value)) = (in_kind, line.strip_prefix("name")) {
             let name = value
                 .trim()
                 .trim_start_matches('=')
@@ -38,7 +45,6 @@ fn programs() -> Vec<String> {
             names.push(name.to_string());
         }
     }
-    assert!(names.len() >= 4, "found only {names:?} in Cargo.toml");
     names
 }
 
@@ -304,6 +310,26 @@ fn every_command_names_a_real_program_and_real_flags() {
         }
     }
     assert!(checked > 0, "no cargo run command found at all");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_benchmark_command_names_a_real_benchmark() {
+    let benches = targets("[[bench]]");
+    let mut problems = Vec::new();
+    for (document, text) in documents() {
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("cargo bench --bench ") {
+            rest = &rest[at + "cargo bench --bench ".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            if !benches.contains(&name) {
+                problems.push(format!("{}: no benchmark {name}", show(&document)));
+            }
+        }
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

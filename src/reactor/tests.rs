@@ -627,3 +627,16 @@ fn another_thread_can_hand_work_to_the_loop() {
     drop(reactor);
     assert!(remote.call(|_| {}).is_err(), "the reactor is gone");
 }
+
+#[test]
+fn a_stopped_reactor_refuses_new_descriptors() {
+    let reactor = Reactor::new().unwrap();
+    reactor.call_when_running(|reactor| reactor.stop());
+    reactor.run().unwrap();
+    let (ours, _theirs) = UnixStream::pair().unwrap();
+    let error = reactor
+        .add_reader(Rc::new(Reader::new(ours, new_log())))
+        .unwrap_err();
+    assert_eq!(error.to_string(), "the reactor has stopped");
+    assert!(reactor.readers().is_empty());
+}
