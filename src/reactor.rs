@@ -469,15 +469,6 @@ impl Reactor {
     }
 }
 
-impl Default for Reactor {
-    /// A new reactor. Panics only if the operating system cannot give us a
-    /// poller at all, which programs cannot recover from anyway; use
-    /// [`Reactor::new`] to handle that case.
-    fn default() -> Self {
-        Reactor::new().expect("cannot create a poller")
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Descriptors (Part 4).
 // ---------------------------------------------------------------------------

@@ -277,10 +277,23 @@ fn help(program: &str) -> String {
     let folder = Path::new(env!("CARGO_BIN_EXE_showcase"))
         .parent()
         .expect("a folder");
-    let output = Command::new(folder.join(program))
+    // Bounded: a program that ignored --help and ran for ever must fail
+    // this test, not hang it.
+    let mut child = Command::new(folder.join(program))
         .arg("--help")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap_or_else(|error| panic!("cannot run {program} --help: {error}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{program} --help did not exit within 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().expect("the help text");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 

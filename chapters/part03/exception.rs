@@ -9,7 +9,13 @@
 //! cargo run --bin exception
 //! ```
 
+use clap::Parser;
 use mini_twisted::reactor::{Reactor, ReactorError};
+
+/// A callback panics; the reactor reports it and carries on.
+#[derive(Parser)]
+#[command(name = "exception")]
+struct Options {}
 
 // ANCHOR: main
 fn fall_down(_reactor: &Reactor) {
@@ -22,6 +28,7 @@ fn up_again(reactor: &Reactor) {
 }
 
 fn main() -> Result<(), ReactorError> {
+    Options::parse();
     mini_twisted::log::init();
     let reactor = Reactor::new()?;
     reactor.call_when_running(fall_down);

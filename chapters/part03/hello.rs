@@ -8,7 +8,13 @@
 //! cargo run --bin hello
 //! ```
 
+use clap::Parser;
 use mini_twisted::reactor::{Reactor, ReactorError};
+
+/// Says hello from inside the reactor loop, then waits until Ctrl-C.
+#[derive(Parser)]
+#[command(name = "hello")]
+struct Options {}
 
 // ANCHOR: main
 fn hello(_reactor: &Reactor) {
@@ -17,6 +23,7 @@ fn hello(_reactor: &Reactor) {
 }
 
 fn main() -> Result<(), ReactorError> {
+    Options::parse();
     let reactor = Reactor::new()?;
     reactor.call_when_running(hello);
     println!("Starting the reactor.");

@@ -8,10 +8,17 @@
 //! cargo run --bin simple
 //! ```
 
+use clap::Parser;
 use mini_twisted::reactor::{Reactor, ReactorError};
+
+/// Runs a reactor with nothing to do, until Ctrl-C.
+#[derive(Parser)]
+#[command(name = "simple")]
+struct Options {}
 
 // ANCHOR: main
 fn main() -> Result<(), ReactorError> {
+    Options::parse();
     let reactor = Reactor::new()?;
     reactor.run()
 }
