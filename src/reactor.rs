@@ -115,13 +115,6 @@ pub enum Disconnect {
 }
 // ANCHOR_END: disconnect
 
-impl Disconnect {
-    /// Whether the connection ended cleanly.
-    pub fn is_clean(&self) -> bool {
-        matches!(self, Disconnect::Done)
-    }
-}
-
 impl fmt::Display for Disconnect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -485,13 +478,9 @@ impl Reactor {
     /// Stops telling `reader` about its file descriptor. Removing a reader
     /// that is not registered does nothing.
     pub fn remove_reader(&self, reader: &dyn ReadDescriptor) {
-        let fd = reader.fileno();
-        let _ = self.update(fd, |registered| {
-            if registered
-                .reader
-                .as_ref()
-                .is_some_and(|known| same(known.as_ref(), reader))
-            {
+        let me = reader as *const dyn ReadDescriptor as *const ();
+        let _ = self.update(reader.fileno(), |registered| {
+            if registered.reader.as_ref().map(address) == Some(me) {
                 registered.reader = None;
             }
         });
@@ -516,13 +505,9 @@ impl Reactor {
 
     /// Stops telling `writer` about its file descriptor.
     pub fn remove_writer(&self, writer: &dyn WriteDescriptor) {
-        let fd = writer.fileno();
-        let _ = self.update(fd, |registered| {
-            if registered
-                .writer
-                .as_ref()
-                .is_some_and(|known| same(known.as_ref(), writer))
-            {
+        let me = writer as *const dyn WriteDescriptor as *const ();
+        let _ = self.update(writer.fileno(), |registered| {
+            if registered.writer.as_ref().map(address) == Some(me) {
                 registered.writer = None;
             }
         });
@@ -729,15 +714,11 @@ fn report_panic(what: &str, report: &PanicReport) {
     }
 }
 
-/// Where a registered descriptor lives: its identity.
+/// Where a registered descriptor lives: its identity. Only the address
+/// counts: the vtable half of a `dyn` pointer may differ between codegen
+/// units.
 fn address<T: ?Sized>(descriptor: &Rc<T>) -> *const () {
     Rc::as_ptr(descriptor) as *const ()
-}
-
-/// Whether two descriptors are the same object. Compares addresses only:
-/// the vtable half of a `dyn` pointer may differ between codegen units.
-fn same<T: ?Sized, U: ?Sized>(a: &T, b: &U) -> bool {
-    std::ptr::addr_eq(a as *const T, b as *const U)
 }
 
 fn token(fd: RawFd) -> usize {

@@ -277,7 +277,7 @@ impl FileDescriptor for Reader {
         let listed = reactor
             .readers()
             .iter()
-            .any(|reader| same(reader.as_ref(), self));
+            .any(|reader| address(reader) == self as *const Reader as *const ());
         note(
             &self.log,
             format!("lost ({reason}), still listed: {listed}"),
