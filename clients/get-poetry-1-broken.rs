@@ -139,7 +139,7 @@ fn main() -> ExitCode {
         }
     };
     let mut sockets = Vec::new();
-    for (i, address) in options.client.addresses.iter().enumerate() {
+    for (i, address) in options.client.servers.addresses.iter().enumerate() {
         let task = i + 1;
         let connected = PoetrySocket::connect(task, address, Rc::clone(&timeline))
             .map(Rc::new)
@@ -160,7 +160,7 @@ fn main() -> ExitCode {
         }
     }
 
-    let mut sizes = vec![None; options.client.addresses.len()];
+    let mut sizes = vec![None; options.client.servers.addresses.len()];
     for socket in &sockets {
         if socket.error.borrow().is_none() {
             sizes[socket.task - 1] = Some(socket.poem.borrow().len());

@@ -34,7 +34,7 @@ fn main() -> ExitCode {
 
     let mut total = Duration::ZERO;
     let mut poems = 0;
-    for (i, address) in options.client.addresses.iter().enumerate() {
+    for (i, address) in options.client.servers.addresses.iter().enumerate() {
         let task = i + 1;
         println!("Task {task}: get poetry from: {address}");
 
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
 
     let title = format!("Blocking client: {poems} poems in {}", Elapsed(total));
     let saved = options.client.save_timeline(&timeline, &title);
-    if saved && poems == options.client.addresses.len() {
+    if saved && poems == options.client.servers.addresses.len() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -67,7 +67,7 @@ fn run(options: &Options) -> io::Result<bool> {
     // Connect to every server up front. Each socket is registered with the
     // poller under a token that is simply its task's index.
     let mut tasks = Vec::new();
-    for (i, address) in options.client.addresses.iter().enumerate() {
+    for (i, address) in options.client.servers.addresses.iter().enumerate() {
         let mut task = Task {
             address: address.clone(),
             socket: None,

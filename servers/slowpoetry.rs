@@ -18,9 +18,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 use std::{fs, thread};
 
-use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser};
-use mini_twisted::poetry::{parse_seconds, resolve};
+use clap::Parser;
+use mini_twisted::poetry::{parse_seconds, poem_file, resolve};
 
 // ANCHOR: options
 /// Slow Poetry Server, blocking edition: serves one poem, slowly, to one
@@ -52,7 +51,7 @@ struct Options {
 
 fn main() -> ExitCode {
     let options = Options::parse();
-    let poem_file = poem_file(&options);
+    let poem_file = poem_file::<Options>(&options.files);
 
     let listener = match resolve(&options.iface, options.port).and_then(TcpListener::bind) {
         Ok(listener) => listener,
@@ -104,23 +103,3 @@ fn send_poetry(mut socket: TcpStream, poem_file: &Path, options: &Options) -> io
     Ok(())
 }
 // ANCHOR_END: send_poetry
-
-/// The one poem file, or a usage error (exit code 2) that says what is wrong.
-fn poem_file(options: &Options) -> PathBuf {
-    let mut command = Options::command();
-    match options.files.as_slice() {
-        [file] if file.is_file() => file.clone(),
-        [file] => command
-            .error(
-                ErrorKind::ValueValidation,
-                format!("No such file: {}", file.display()),
-            )
-            .exit(),
-        _ => command
-            .error(
-                ErrorKind::WrongNumberOfValues,
-                "Provide exactly one poetry file.",
-            )
-            .exit(),
-    }
-}

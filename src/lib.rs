@@ -22,8 +22,13 @@
 //! framework solves before meeting the framework. They share only the small
 //! domain helpers in [`poetry`], which are not part of the framework.
 
+pub mod failure;
 pub mod log;
 pub mod poetry;
+pub mod protocol;
 pub mod reactor;
+pub mod tcp;
+pub mod testing;
 
+pub use failure::Failure;
 pub use reactor::Reactor;

@@ -14,6 +14,7 @@ use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::{Cell, RefCell};
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
@@ -106,4 +107,68 @@ fn message_of(payload: &(dyn Any + Send)) -> String {
             .cloned()
             .unwrap_or_else(|| "(no message)".to_string()),
     }
+}
+
+/// Is `place` (`file:line:column`, as a backtrace prints it) a file of this
+/// project? The backtrace prints a path under the current directory as
+/// `./…` and any other as an absolute path, so both are made absolute and
+/// compared with where the project was built; and the file must exist,
+/// because a library built elsewhere may name its own `./…` paths.
+fn is_ours(place: &str) -> bool {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = place.split(':').next().unwrap_or(place);
+    let path = match file.strip_prefix("./") {
+        Some(relative) => match std::env::current_dir() {
+            Ok(here) => here.join(relative),
+            Err(_) => return false,
+        },
+        None => PathBuf::from(file),
+    };
+    path.starts_with(root) && !path.starts_with(root.join("target")) && path.is_file()
+}
+
+/// Rewrites a backtrace as one entry per frame, `function` then `at
+/// file:line`, innermost first. Unless `full`, only this project's frames
+/// are kept (those whose file is inside the project), and each run of
+/// frames left out is counted on a line of its own. Used by the demos that
+/// show who called whom (Parts 3, 5 and 8) and by [`Failure::report`].
+///
+/// [`Failure::report`]: crate::failure::Failure::report
+pub fn describe_stack(backtrace: &Backtrace, full: bool) -> String {
+    let text = backtrace.to_string();
+    let mut out = String::new();
+    let mut skipped = 0;
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        // A frame is `  3: path::to::function`, maybe followed by `at file:line`.
+        let Some((number, name)) = line.trim_start().split_once(": ") else {
+            continue;
+        };
+        if number.parse::<usize>().is_err() {
+            continue;
+        }
+        let place = match lines.peek() {
+            Some(next) if next.trim_start().starts_with("at ") => {
+                lines.next().map(|at| at.trim_start()[3..].to_string())
+            }
+            _ => None,
+        };
+        let ours = place.as_deref().is_some_and(is_ours);
+        if !full && !ours {
+            skipped += 1;
+            continue;
+        }
+        if skipped > 0 {
+            out.push_str(&format!("    ({skipped} frames from outside this project)\n"));
+            skipped = 0;
+        }
+        match place {
+            Some(place) => out.push_str(&format!("  {name}\n      at {place}\n")),
+            None => out.push_str(&format!("  {name}\n")),
+        }
+    }
+    if skipped > 0 {
+        out.push_str(&format!("    ({skipped} frames from outside this project)\n"));
+    }
+    out
 }

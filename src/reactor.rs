@@ -188,6 +188,17 @@ pub struct Reactor {
     inner: Rc<Inner>,
 }
 
+/// A [`Reactor`] handle that does not keep it alive.
+#[derive(Clone)]
+pub(crate) struct WeakReactor(Weak<Inner>);
+
+impl WeakReactor {
+    /// The reactor, if it still exists.
+    pub(crate) fn upgrade(&self) -> Option<Reactor> {
+        self.0.upgrade().map(|inner| Reactor { inner })
+    }
+}
+
 struct Inner {
     poll: RefCell<Poll>,
     registry: Registry,
@@ -446,11 +457,24 @@ impl Reactor {
 
     /// Runs user code, catching and reporting a panic. True if it returned.
     fn guarded(&self, what: &str, f: impl FnOnce()) -> bool {
+        self.catching(what, f).is_some()
+    }
+
+    /// A handle that does not keep the reactor alive, for objects the
+    /// reactor itself owns (a connection that needs the reactor to
+    /// schedule its own writes would otherwise hold it in a circle).
+    pub(crate) fn downgrade(&self) -> WeakReactor {
+        WeakReactor(Rc::downgrade(&self.inner))
+    }
+
+    /// Runs `f`, catching a panic and reporting it as `what panicked`.
+    /// Returns `None` if `f` panicked.
+    pub(crate) fn catching<T>(&self, what: &str, f: impl FnOnce() -> T) -> Option<T> {
         match log::catch_panic(f) {
-            Ok(()) => true,
+            Ok(value) => Some(value),
             Err(report) => {
                 report_panic(what, &report);
-                false
+                None
             }
         }
     }

@@ -5,9 +5,10 @@
 //! `Reactor::run`, then `main`. Our code runs *inside* `run`: while it runs,
 //! the loop is not waiting for anything else.
 //!
-//! The frames of the standard library (closures, panic catching, program
-//! start-up) are left out unless you pass `--full`. The demo keeps running
-//! afterwards, as a reactor does: press Ctrl-C.
+//! Frames from outside this project (the standard library's closures,
+//! panic catching, program start-up) are left out unless you pass
+//! `--full`. The demo keeps running afterwards, as a reactor does: press
+//! Ctrl-C.
 //!
 //! ```text
 //! cargo run --bin stack
@@ -16,6 +17,7 @@
 use std::backtrace::Backtrace;
 
 use clap::Parser;
+use mini_twisted::log::describe_stack;
 use mini_twisted::reactor::{Reactor, ReactorError};
 
 /// Prints the call stack from inside a reactor callback.
@@ -30,8 +32,8 @@ struct Options {
 // ANCHOR: main
 fn stack(full: bool) {
     println!("The Rust stack:");
-    let backtrace = Backtrace::force_capture().to_string();
-    print!("{}", frames(&backtrace, full));
+    let backtrace = Backtrace::force_capture();
+    print!("{}", describe_stack(&backtrace, full));
 }
 
 fn main() -> Result<(), ReactorError> {
@@ -41,43 +43,3 @@ fn main() -> Result<(), ReactorError> {
     reactor.run()
 }
 // ANCHOR_END: main
-
-/// Rewrites a backtrace as one line per frame, `function (file:line)`,
-/// keeping only this program's and the framework's frames unless `full`.
-fn frames(backtrace: &str, full: bool) -> String {
-    let mut out = String::new();
-    let mut skipped = 0;
-    let mut lines = backtrace.lines().peekable();
-    while let Some(line) = lines.next() {
-        // Frames look like `  3: crate::function`, then maybe `   at file:line`.
-        let Some((number, name)) = line.trim_start().split_once(": ") else {
-            continue;
-        };
-        if number.parse::<usize>().is_err() {
-            continue;
-        }
-        let place = match lines.peek() {
-            Some(next) if next.trim_start().starts_with("at ") => {
-                lines.next().map(|at| at.trim_start()[3..].to_string())
-            }
-            _ => None,
-        };
-        let ours = name.starts_with("stack::") || name.starts_with("mini_twisted::");
-        if !full && !ours {
-            skipped += 1;
-            continue;
-        }
-        if skipped > 0 {
-            out.push_str(&format!("    ({skipped} frames of the standard library)\n"));
-            skipped = 0;
-        }
-        match place {
-            Some(place) => out.push_str(&format!("  {name}\n      at {place}\n")),
-            None => out.push_str(&format!("  {name}\n")),
-        }
-    }
-    if skipped > 0 {
-        out.push_str(&format!("    ({skipped} frames of the standard library)\n"));
-    }
-    out
-}

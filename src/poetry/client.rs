@@ -7,14 +7,34 @@ use clap::CommandFactory;
 
 use super::{parse_seconds, Address, Elapsed, Timeline};
 
-/// `[HOST:]PORT ...` and `--timeline FILE`, flattened into each client's own
-/// options so that its `--help` still carries its own description.
+/// `[HOST:]PORT ...`: the servers to get poetry from. Flattened into each
+/// client's own options, so that its `--help` keeps its own description.
 #[derive(clap::Args, Debug)]
-pub struct ClientArgs {
+pub struct Servers {
     /// The servers to get poetry from, as [host:]port; the host defaults to
     /// 127.0.0.1
     #[arg(value_name = "[HOST:]PORT")]
     pub addresses: Vec<Address>,
+}
+
+impl Servers {
+    /// With no address there is nothing to do: print the client's help and
+    /// exit successfully, as the series' clients do.
+    pub fn require<C: CommandFactory>(&self) {
+        if self.addresses.is_empty() {
+            // If stdout is gone there is nobody to tell; exit all the same.
+            let _ = C::command().print_help();
+            std::process::exit(0);
+        }
+    }
+}
+
+/// The servers and `--timeline FILE`: the command line of the clients whose
+/// runs the book draws (Parts 2 and 4).
+#[derive(clap::Args, Debug)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub servers: Servers,
 
     /// Also draw the run as an SVG timeline in this file
     #[arg(long, value_name = "FILE")]
@@ -27,20 +47,16 @@ pub struct ClientArgs {
 }
 
 impl ClientArgs {
-    /// With no address there is nothing to do: print the client's help and
-    /// exit successfully, as the series' clients do.
+    /// See [`Servers::require`].
     pub fn require_addresses<C: CommandFactory>(&self) {
-        if self.addresses.is_empty() {
-            // If stdout is gone there is nobody to tell; exit all the same.
-            let _ = C::command().print_help();
-            std::process::exit(0);
-        }
+        self.servers.require::<C>();
     }
 
     /// One timeline lane per address, labelled `Task N: host:port`.
     pub fn new_timeline(&self) -> Timeline {
         Timeline::new(
-            self.addresses
+            self.servers
+                .addresses
                 .iter()
                 .enumerate()
                 .map(|(i, address)| format!("Task {}: {address}", i + 1)),

@@ -5,8 +5,9 @@
 //! - [`Address`]: the clients' `[host:]port` arguments.
 //! - [`Elapsed`]: durations printed as `H:MM:SS.ffffff`, as the series does.
 //! - [`Timeline`]: a record of when each task received data, drawn as SVG.
-//! - [`ClientArgs`]: the command line every client shares.
+//! - [`Servers`] and [`ClientArgs`]: the command lines the clients share.
 //! - [`parse_seconds`]: options given in seconds, such as `--delay 0.1`.
+//! - [`poem_file`]: the one poem file a server serves.
 
 mod address;
 mod client;
@@ -14,11 +15,15 @@ mod elapsed;
 mod timeline;
 
 pub use address::{resolve, Address, AddressError};
-pub use client::ClientArgs;
+pub use client::{ClientArgs, Servers};
 pub use elapsed::Elapsed;
 pub use timeline::Timeline;
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::CommandFactory;
 
 /// Parses a number of seconds such as `0.1`, for options like `--delay`.
 ///
@@ -31,6 +36,27 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("'{text}' is not a number of seconds"))?;
     Duration::try_from_secs_f64(seconds)
         .map_err(|_| format!("'{text}' is not a delay: use a number of seconds, 0 or more"))
+}
+
+/// The one poem file a server was given, or a usage error (exit code 2)
+/// that says what is wrong, as the series' servers do.
+pub fn poem_file<C: CommandFactory>(files: &[PathBuf]) -> PathBuf {
+    let mut command = C::command();
+    match files {
+        [file] if file.is_file() => file.clone(),
+        [file] => command
+            .error(
+                ErrorKind::ValueValidation,
+                format!("No such file: {}", file.display()),
+            )
+            .exit(),
+        _ => command
+            .error(
+                ErrorKind::WrongNumberOfValues,
+                "Provide exactly one poetry file.",
+            )
+            .exit(),
+    }
 }
 
 #[cfg(test)]

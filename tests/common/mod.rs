@@ -131,10 +131,11 @@ impl SlowServer {
     }
 }
 
-/// The port at the end of a line such as `Serving poetry/x.txt on port 10000.`
+/// The port at the end of a line such as `Serving poetry/x.txt on port
+/// 10000.` or `Serving poetry/x.txt on 127.0.0.1:10000.`
 pub fn port_of(line: &str) -> u16 {
     line.trim_end_matches('.')
-        .rsplit(' ')
+        .rsplit([' ', ':'])
         .next()
         .and_then(|port| port.parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"))

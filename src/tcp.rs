@@ -1,0 +1,983 @@
+//! Parts 5 and 11: TCP on the reactor. Connecting, listening, and the
+//! transport that carries a protocol's bytes.
+//!
+//! [`Reactor::connect_tcp`] and [`Reactor::listen_tcp`] are the two ways a
+//! connection starts. Either way the connection becomes a `Connection`: one
+//! non-blocking socket, registered with the reactor as a reader (and as a
+//! writer while it has bytes waiting), with a [`Protocol`] on top. The
+//! protocol never sees the socket, only a [`Transport`] handle.
+//!
+//! # Promises
+//!
+//! - `write` never blocks and never loses or reorders bytes. It writes what
+//!   the socket takes now; the rest waits in a buffer that is flushed, in
+//!   order, each time the socket becomes writable. A reader that takes its
+//!   time only makes its own buffer grow; no one else waits for it.
+//! - `lose_connection` closes once the buffer is empty; `abort_connection`
+//!   closes at once. Neither runs `connection_lost` inside the caller: the
+//!   close happens when the protocol method that asked has returned, or on
+//!   the reactor's next turn. So a protocol is never re-entered.
+//! - A connection that fails or is refused reaches the factory's
+//!   `client_connection_failed` as a [`Failure`] holding a [`ConnectError`],
+//!   always on a later turn, never inside `connect_tcp`, never as a panic.
+//! - A panic in a factory or protocol method loses only that connection.
+//! - A listening port survives accept errors (running out of file
+//!   descriptors among them): it logs them and tries again shortly.
+//!
+//! # The three rules of non-blocking sockets
+//!
+//! mio reports a socket when it *becomes* ready (edge-triggered), so
+//! reading and writing go on until the socket says it would block; a
+//! wake-up may find nothing to do (spurious); and a write may take only
+//! part of what it was given (short). Each rule is handled once, here, so
+//! that no protocol has to know about any of them.
+
+use std::cell::{Cell, RefCell};
+use std::error::Error;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use mio::net::{TcpListener, TcpStream};
+
+use crate::failure::Failure;
+use crate::protocol::{ClientFactory, Factory, Protocol, Transport};
+use crate::reactor::{
+    Disconnect, FileDescriptor, ReadDescriptor, Reactor, WeakReactor, WriteDescriptor,
+};
+
+/// How many connections may wait to be accepted. The kernel caps it at
+/// `net.core.somaxconn` (4096 on current Linux); tokio uses 1024 too.
+pub const BACKLOG: i32 = 1024;
+
+/// How much one read asks for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// How many reads (or accepts) one event may do before the others get a
+/// turn. What is left is picked up on a zero-delay call, because mio will
+/// not report data that was already waiting.
+const BURST: usize = 64;
+
+/// How long a listening port waits after an accept error (such as running
+/// out of file descriptors) before it tries again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// A write buffer bigger than this is given back to the allocator once it
+/// drains, so that one big poem does not keep its memory for the rest of
+/// the connection.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+// ---------------------------------------------------------------------------
+// The errors a connection can end with.
+// ---------------------------------------------------------------------------
+
+// ANCHOR: errors
+/// The other side closed the connection cleanly (Twisted's
+/// `ConnectionDone`): the reason a finished poem's connection is lost.
+#[derive(Debug)]
+pub struct ConnectionDone;
+
+/// The connection broke (Twisted's `ConnectionLost`): reset by the peer,
+/// aborted, or the reactor stopped.
+#[derive(Debug)]
+pub struct ConnectionLost(pub io::Error);
+
+/// A connection could not be made (Twisted's `ConnectError` and its
+/// subclasses, such as `ConnectionRefusedError`).
+#[derive(Debug)]
+pub struct ConnectError {
+    destination: String,
+    error: io::Error,
+    cancelled: bool,
+}
+// ANCHOR_END: errors
+
+impl fmt::Display for ConnectionDone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the connection was closed cleanly")
+    }
+}
+
+impl Error for ConnectionDone {}
+
+impl fmt::Display for ConnectionLost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the connection was lost: {}", self.0)
+    }
+}
+
+impl Error for ConnectionLost {}
+
+impl ConnectError {
+    /// `host:port` as given to `connect_tcp`.
+    pub fn destination(&self) -> &str {
+        &self.destination
+    }
+
+    /// What the operating system said.
+    pub fn io_error(&self) -> &io::Error {
+        &self.error
+    }
+
+    /// Nothing was listening: the server is down.
+    pub fn is_refused(&self) -> bool {
+        self.error.kind() == io::ErrorKind::ConnectionRefused
+    }
+
+    /// [`Connector::disconnect`] gave up on the attempt.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.cancelled {
+            write!(f, "the connection to {} was cancelled", self.destination)
+        } else {
+            write!(f, "cannot connect to {}: {}", self.destination, self.error)
+        }
+    }
+}
+
+impl Error for ConnectError {}
+
+/// `listen_tcp` could not open its port (Twisted's `CannotListenError`).
+#[derive(Debug)]
+pub struct CannotListen {
+    pub interface: String,
+    pub port: u16,
+    pub error: io::Error,
+}
+
+impl fmt::Display for CannotListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (interface, port, error) = (&self.interface, self.port, &self.error);
+        write!(f, "cannot listen on {interface}:{port}: {error}")
+    }
+}
+
+impl Error for CannotListen {}
+
+/// The failure a protocol (and a client factory) hears for `reason`. Each
+/// listener gets its own copy, so an `io::Error` is rebuilt from its code.
+fn failure_of(reason: &Disconnect) -> Failure {
+    match reason {
+        Disconnect::Done => Failure::new(ConnectionDone),
+        Disconnect::Lost(error) => Failure::new(ConnectionLost(copy_of(error))),
+    }
+}
+
+fn copy_of(error: &io::Error) -> io::Error {
+    match error.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(error.kind(), error.to_string()),
+    }
+}
+
+fn is_would_block(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::WouldBlock
+}
+
+/// Resolves `host:port`, preferring IPv4 (so `localhost` means 127.0.0.1,
+/// where the poetry servers listen). May block on a real DNS lookup; for
+/// the addresses in this book it never does.
+fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+    let addresses: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+    addresses
+        .iter()
+        .find(|address| address.is_ipv4())
+        .or(addresses.first())
+        .copied()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}")))
+}
+
+// ---------------------------------------------------------------------------
+// The connection: a socket, its protocol, and the bytes waiting to go.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Open,
+    /// `lose_connection` was called: close once the buffer is empty.
+    Disconnecting,
+    Closed,
+}
+
+// ANCHOR: connection
+/// One TCP connection. The reactor owns it (as a reader, and as a writer
+/// while `outgoing` is not empty); the protocol reaches it through a
+/// [`TcpTransport`], which holds it weakly.
+struct Connection {
+    fd: RawFd,
+    me: Weak<Connection>,
+    reactor: WeakReactor,
+    /// `None` once closed: dropping the socket is what closes it.
+    socket: RefCell<Option<TcpStream>>,
+    /// `None` once `connection_lost` has been delivered.
+    protocol: RefCell<Option<Box<dyn Protocol>>>,
+    /// Bytes written by the protocol that the socket has not taken yet.
+    outgoing: RefCell<BytesMut>,
+    state: Cell<State>,
+    /// A reason to close that is already decided (an abort, a failed write).
+    doom: RefCell<Option<Disconnect>>,
+    /// A protocol method is running: closing waits until it returns.
+    busy: Cell<bool>,
+    /// Registered as a reader.
+    reading: Cell<bool>,
+    /// Registered as a writer.
+    writing: Cell<bool>,
+    /// The peer has finished sending (end of file).
+    eof: Cell<bool>,
+    /// A read burst stopped early: there may be more data waiting.
+    more_to_read: Cell<bool>,
+    /// A zero-delay call will look at this connection again.
+    revisit: Cell<bool>,
+    peer: SocketAddr,
+    /// Our own address, looked up the first time someone asks.
+    host: Cell<Option<SocketAddr>>,
+    /// For an incoming connection, the listening port's address: what
+    /// `host` falls back on if nobody asked before the socket closed.
+    host_hint: SocketAddr,
+    /// For an outgoing connection, who to tell when it ends.
+    connector: Option<Connector>,
+}
+// ANCHOR_END: connection
+
+impl Connection {
+    fn new(
+        reactor: &Reactor,
+        socket: TcpStream,
+        peer: SocketAddr,
+        host_hint: SocketAddr,
+        protocol: Box<dyn Protocol>,
+        connector: Option<Connector>,
+    ) -> Rc<Connection> {
+        Rc::new_cyclic(|me| Connection {
+            fd: socket.as_raw_fd(),
+            me: me.clone(),
+            reactor: reactor.downgrade(),
+            socket: RefCell::new(Some(socket)),
+            protocol: RefCell::new(Some(protocol)),
+            outgoing: RefCell::default(),
+            state: Cell::new(State::Open),
+            doom: RefCell::default(),
+            busy: Cell::new(false),
+            reading: Cell::new(false),
+            writing: Cell::new(false),
+            eof: Cell::new(false),
+            more_to_read: Cell::new(false),
+            revisit: Cell::new(false),
+            peer,
+            host: Cell::new(None),
+            host_hint,
+            connector,
+        })
+    }
+
+    /// Calls the protocol, marking the connection busy meanwhile (even if
+    /// the protocol panics, hence the guard).
+    fn call_protocol(&self, f: impl FnOnce(&mut dyn Protocol)) {
+        struct Busy<'a>(&'a Cell<bool>);
+        impl Drop for Busy<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        self.busy.set(true);
+        let _busy = Busy(&self.busy);
+        if let Some(protocol) = self.protocol.borrow_mut().as_mut() {
+            f(protocol.as_mut());
+        }
+    }
+
+    // ANCHOR: start
+    /// The connection is up: tell the protocol, then watch the socket,
+    /// unless the protocol already closed it (as a server that writes a
+    /// poem and hangs up does; it then never costs a registration).
+    fn start(self: &Rc<Self>, reactor: &Reactor) {
+        let transport: Rc<dyn Transport> = Rc::new(TcpTransport {
+            connection: Rc::downgrade(self),
+            peer: self.peer,
+        });
+        let made = reactor.catching("connection_made", || {
+            self.call_protocol(|protocol| protocol.connection_made(transport))
+        });
+        if made.is_none() {
+            self.doom("connection_made panicked");
+        }
+        if let Some(reason) = self.closing_reason() {
+            return self.close_now(reactor, reason);
+        }
+        self.reading.set(true);
+        if let Err(error) = reactor.add_reader(self.clone()) {
+            self.close_now(reactor, Disconnect::Lost(error));
+        }
+    }
+    // ANCHOR_END: start
+
+    fn doom(&self, why: &str) {
+        let error = io::Error::new(io::ErrorKind::ConnectionAborted, why.to_string());
+        self.doom.borrow_mut().get_or_insert(Disconnect::Lost(error));
+    }
+
+    /// Should the connection close now, and why?
+    fn closing_reason(&self) -> Option<Disconnect> {
+        if self.state.get() == State::Closed {
+            return None;
+        }
+        if let Some(reason) = self.doom.borrow_mut().take() {
+            return Some(reason);
+        }
+        let drained = self.outgoing.borrow().is_empty();
+        let done_reading = self.state.get() == State::Disconnecting || self.eof.get();
+        (drained && done_reading).then_some(Disconnect::Done)
+    }
+
+    /// Closes from outside the reactor's dispatch: stop watching, then end.
+    fn close_now(&self, reactor: &Reactor, reason: Disconnect) {
+        reactor.remove_reader(self);
+        reactor.remove_writer(self);
+        self.finish(reactor, reason);
+    }
+
+    // ANCHOR: finish
+    /// The end, whoever decided it: close the socket, then tell the
+    /// protocol and, for an outgoing connection, the factory.
+    fn finish(&self, reactor: &Reactor, reason: Disconnect) {
+        if self.state.replace(State::Closed) == State::Closed {
+            return;
+        }
+        self.socket.borrow_mut().take();
+        *self.outgoing.borrow_mut() = BytesMut::new();
+        let protocol = self.protocol.borrow_mut().take();
+        if let Some(mut protocol) = protocol {
+            let failure = failure_of(&reason);
+            reactor.catching("connection_lost", || protocol.connection_lost(failure));
+        }
+        if let Some(connector) = &self.connector {
+            connector.connection_ended(reactor, &reason);
+        }
+    }
+    // ANCHOR_END: finish
+
+    /// Looks at the connection again in a zero-delay call, unless a
+    /// protocol method of ours is running: the code that called it looks
+    /// as soon as it returns.
+    fn revisit_later(&self) {
+        if self.busy.get() || self.revisit.replace(true) {
+            return;
+        }
+        let (Some(reactor), Some(me)) = (self.reactor.upgrade(), self.me.upgrade()) else {
+            return;
+        };
+        reactor.call_later(Duration::ZERO, move |reactor| {
+            me.revisit.set(false);
+            me.revisit(reactor);
+        });
+    }
+
+    /// Reads what a cut-short burst left, then closes if it is time.
+    fn revisit(&self, reactor: &Reactor) {
+        let reason = match self.more_to_read.replace(false) {
+            true => self.do_read(reactor),
+            false => None,
+        };
+        if let Some(reason) = reason.or_else(|| self.closing_reason()) {
+            self.close_now(reactor, reason);
+        }
+    }
+
+    // ANCHOR: write
+    fn write(&self, data: &[u8]) {
+        if self.state.get() == State::Closed || data.is_empty() || self.doom.borrow().is_some()
+        {
+            return;
+        }
+        let mut rest = data;
+        // Nothing queued: try the socket at once. Most writes end here.
+        if self.outgoing.borrow().is_empty() {
+            let mut socket = self.socket.borrow_mut();
+            let Some(socket) = socket.as_mut() else {
+                return;
+            };
+            while !rest.is_empty() {
+                match socket.write(rest) {
+                    Ok(0) => return self.fail(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => rest = &rest[n..],
+                    Err(error) if is_would_block(&error) => break,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(error) => return self.fail(error),
+                }
+            }
+        }
+        if rest.is_empty() {
+            return;
+        }
+        // The socket is full: keep the rest, and ask to hear when it drains.
+        self.outgoing.borrow_mut().extend_from_slice(rest);
+        if !self.writing.replace(true) {
+            let added = match (self.reactor.upgrade(), self.me.upgrade()) {
+                (Some(reactor), Some(me)) => reactor.add_writer(me),
+                _ => Err(io::Error::other("the reactor is gone")),
+            };
+            if let Err(error) = added {
+                self.fail(error);
+            }
+        }
+    }
+    // ANCHOR_END: write
+
+    /// A write failed: the connection is lost, as soon as it is safe to say.
+    fn fail(&self, error: io::Error) {
+        self.doom.borrow_mut().get_or_insert(Disconnect::Lost(error));
+        self.revisit_later();
+    }
+
+    /// Writes what is queued until the socket would block.
+    fn flush(&self) -> io::Result<()> {
+        let mut outgoing = self.outgoing.borrow_mut();
+        let mut socket = self.socket.borrow_mut();
+        let Some(socket) = socket.as_mut() else {
+            return Ok(());
+        };
+        while !outgoing.is_empty() {
+            match socket.write(&outgoing) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => outgoing.advance(n),
+                Err(error) if is_would_block(&error) => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        if outgoing.is_empty() && outgoing.capacity() > KEEP_BUFFER {
+            *outgoing = BytesMut::new();
+        }
+        Ok(())
+    }
+
+    fn lose_connection(&self) {
+        if self.state.get() == State::Open {
+            self.state.set(State::Disconnecting);
+            self.revisit_later();
+        }
+    }
+
+    fn abort_connection(&self) {
+        if self.state.get() != State::Closed {
+            self.outgoing.borrow_mut().clear();
+            self.doom("the connection was aborted");
+            self.revisit_later();
+        }
+    }
+
+    fn host(&self) -> SocketAddr {
+        if let Some(host) = self.host.get() {
+            return host;
+        }
+        let socket = self.socket.borrow();
+        let host = socket.as_ref().and_then(|socket| socket.local_addr().ok());
+        self.host.set(host);
+        host.unwrap_or(self.host_hint)
+    }
+
+    /// The rest of `do_read` after the socket said end of file.
+    fn end_of_file(&self, reactor: &Reactor) -> Option<Disconnect> {
+        if self.outgoing.borrow().is_empty() {
+            return Some(self.doom.borrow_mut().take().unwrap_or(Disconnect::Done));
+        }
+        // The peer is done sending but may still be reading: finish
+        // writing first, so that no byte written is lost.
+        self.eof.set(true);
+        self.reading.set(false);
+        reactor.remove_reader(self);
+        self.closing_reason()
+    }
+}
+
+// ANCHOR: do_read
+impl ReadDescriptor for Connection {
+    fn do_read(&self, reactor: &Reactor) -> Option<Disconnect> {
+        let mut buffer = [0; READ_CHUNK];
+        for _ in 0..BURST {
+            if self.state.get() == State::Closed || !self.reading.get() {
+                return None;
+            }
+            // The borrow of the socket ends before the protocol runs.
+            let read = match self.socket.borrow_mut().as_mut() {
+                Some(socket) => socket.read(&mut buffer),
+                None => return None,
+            };
+            match read {
+                Ok(0) => return self.end_of_file(reactor),
+                Ok(n) => {
+                    // After lose_connection, what arrives is not wanted.
+                    if self.state.get() == State::Open {
+                        self.call_protocol(|protocol| protocol.data_received(&buffer[..n]));
+                    }
+                    if let Some(reason) = self.closing_reason() {
+                        return Some(reason);
+                    }
+                }
+                Err(error) if is_would_block(&error) => return self.closing_reason(),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Some(Disconnect::Lost(error)),
+            }
+        }
+        // A fast sender has had its share; the rest waits for a later call.
+        self.more_to_read.set(true);
+        self.revisit_later();
+        None
+    }
+}
+// ANCHOR_END: do_read
+
+impl WriteDescriptor for Connection {
+    fn do_write(&self, reactor: &Reactor) -> Option<Disconnect> {
+        if let Err(error) = self.flush() {
+            return Some(Disconnect::Lost(error));
+        }
+        if self.outgoing.borrow().is_empty() && self.writing.replace(false) {
+            reactor.remove_writer(self);
+        }
+        self.closing_reason()
+    }
+}
+
+impl FileDescriptor for Connection {
+    fn fileno(&self) -> RawFd {
+        self.fd
+    }
+
+    fn connection_lost(&self, reactor: &Reactor, reason: Disconnect) {
+        self.finish(reactor, reason);
+    }
+
+    fn log_prefix(&self) -> String {
+        "tcp".to_string()
+    }
+}
+
+// ANCHOR: transport
+/// The handle a protocol gets. It holds the connection weakly: once the
+/// connection is over, writing to it does nothing, and a protocol that
+/// keeps its transport keeps no socket alive.
+struct TcpTransport {
+    connection: Weak<Connection>,
+    peer: SocketAddr,
+}
+
+impl Transport for TcpTransport {
+    fn write(&self, data: &[u8]) {
+        if let Some(connection) = self.connection.upgrade() {
+            connection.write(data);
+        }
+    }
+
+    fn lose_connection(&self) {
+        if let Some(connection) = self.connection.upgrade() {
+            connection.lose_connection();
+        }
+    }
+
+    fn abort_connection(&self) {
+        if let Some(connection) = self.connection.upgrade() {
+            connection.abort_connection();
+        }
+    }
+
+    fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    fn host(&self) -> SocketAddr {
+        match self.connection.upgrade() {
+            Some(connection) => connection.host(),
+            None => SocketAddr::from(([0, 0, 0, 0], 0)),
+        }
+    }
+}
+// ANCHOR_END: transport
+
+// ---------------------------------------------------------------------------
+// Listening: a socket that produces connections.
+// ---------------------------------------------------------------------------
+
+struct Listener {
+    fd: RawFd,
+    me: Weak<Listener>,
+    socket: RefCell<Option<TcpListener>>,
+    factory: Rc<dyn Factory>,
+    address: SocketAddr,
+    /// A retry after an accept error is already scheduled.
+    retrying: Cell<bool>,
+}
+
+impl Listener {
+    // ANCHOR: serve
+    /// A new client: build its protocol and start its connection.
+    fn serve(&self, reactor: &Reactor, socket: TcpStream, peer: SocketAddr) {
+        let factory = &self.factory;
+        let Some(protocol) = reactor.catching("build_protocol", || factory.build_protocol(peer))
+        else {
+            return; // dropping the socket closes it; other clients go on
+        };
+        Connection::new(reactor, socket, peer, self.address, protocol, None).start(reactor);
+    }
+    // ANCHOR_END: serve
+
+    fn retry_later(&self, reactor: &Reactor, delay: Duration) {
+        if self.retrying.replace(true) {
+            return;
+        }
+        let me = self.me.clone();
+        reactor.call_later(delay, move |reactor| {
+            if let Some(listener) = me.upgrade() {
+                listener.retrying.set(false);
+                listener.do_read(reactor);
+            }
+        });
+    }
+}
+
+// ANCHOR: accept
+impl ReadDescriptor for Listener {
+    fn do_read(&self, reactor: &Reactor) -> Option<Disconnect> {
+        for _ in 0..BURST {
+            let accepted = match self.socket.borrow().as_ref() {
+                Some(socket) => socket.accept(),
+                None => return None, // stopped listening
+            };
+            match accepted {
+                Ok((socket, peer)) => self.serve(reactor, socket, peer),
+                Err(error) if is_would_block(&error) => return None,
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(error) => {
+                    // Out of file descriptors, most likely. The client stays
+                    // in the backlog; try again once some have been freed.
+                    tracing::error!(
+                        "cannot accept on {}: {error}; trying again shortly",
+                        self.address
+                    );
+                    self.retry_later(reactor, ACCEPT_RETRY);
+                    return None;
+                }
+            }
+        }
+        // More clients are waiting; let the connections have a turn first.
+        self.retry_later(reactor, Duration::ZERO);
+        None
+    }
+}
+// ANCHOR_END: accept
+
+impl FileDescriptor for Listener {
+    fn fileno(&self) -> RawFd {
+        self.fd
+    }
+
+    fn connection_lost(&self, _reactor: &Reactor, _reason: Disconnect) {
+        self.socket.borrow_mut().take();
+    }
+
+    fn log_prefix(&self) -> String {
+        "listener".to_string()
+    }
+}
+
+/// A port being listened on (Twisted's `IListeningPort`). Dropping the
+/// handle does not stop it; [`ListeningPort::stop_listening`] does.
+pub struct ListeningPort {
+    listener: Rc<Listener>,
+    reactor: WeakReactor,
+}
+
+impl ListeningPort {
+    /// The address actually listened on: with port 0, the port the system
+    /// chose.
+    pub fn host(&self) -> SocketAddr {
+        self.listener.address
+    }
+
+    /// Closes the listening socket. Connections already accepted go on.
+    pub fn stop_listening(&self) {
+        if let Some(reactor) = self.reactor.upgrade() {
+            reactor.remove_reader(&*self.listener);
+        }
+        self.listener.socket.borrow_mut().take();
+    }
+}
+
+fn bind(address: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    // A restarted server can take its port back while old connections
+    // linger in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+// ---------------------------------------------------------------------------
+// Connecting: an attempt that becomes a connection, or a failure.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ConnectorState {
+    Connecting,
+    Connected,
+    Disconnected,
+}
+
+/// An outgoing connection, from the attempt to the end (Twisted's
+/// `Connector`). Cheap to clone.
+#[derive(Clone)]
+pub struct Connector {
+    inner: Rc<ConnectorInner>,
+}
+
+struct ConnectorInner {
+    destination: String,
+    factory: Rc<dyn ClientFactory>,
+    reactor: WeakReactor,
+    state: Cell<ConnectorState>,
+    /// Held weakly: the reactor owns the attempt while it is registered.
+    attempt: RefCell<Weak<Attempt>>,
+    connection: RefCell<Weak<Connection>>,
+}
+
+impl Connector {
+    /// `host:port`, as given to `connect_tcp`.
+    pub fn destination(&self) -> &str {
+        &self.inner.destination
+    }
+
+    /// Gives up: a pending attempt is cancelled (the factory hears
+    /// `client_connection_failed` with a cancelled [`ConnectError`]), and
+    /// a connection that was made is closed with `lose_connection`.
+    pub fn disconnect(&self) {
+        let Some(reactor) = self.inner.reactor.upgrade() else {
+            return;
+        };
+        match self.inner.state.get() {
+            ConnectorState::Connecting => {
+                if let Some(attempt) = self.inner.attempt.borrow().upgrade() {
+                    reactor.remove_writer(&*attempt);
+                    attempt.socket.borrow_mut().take();
+                }
+                let me = self.clone();
+                reactor.call_later(Duration::ZERO, move |reactor| {
+                    let error = io::Error::new(io::ErrorKind::Interrupted, "cancelled");
+                    me.failed(reactor, error, true);
+                });
+            }
+            ConnectorState::Connected => {
+                if let Some(connection) = self.inner.connection.borrow().upgrade() {
+                    connection.lose_connection();
+                }
+            }
+            ConnectorState::Disconnected => {}
+        }
+    }
+
+    fn connected(&self, reactor: &Reactor, socket: TcpStream, peer: SocketAddr) {
+        if self.inner.state.get() != ConnectorState::Connecting {
+            return;
+        }
+        let factory = &self.inner.factory;
+        let Some(protocol) = reactor.catching("build_protocol", || factory.build_protocol(peer))
+        else {
+            let error = io::Error::other("build_protocol panicked");
+            return self.failed(reactor, error, false);
+        };
+        self.inner.state.set(ConnectorState::Connected);
+        let host = socket.local_addr().unwrap_or(peer);
+        let connection = Connection::new(reactor, socket, peer, host, protocol, Some(self.clone()));
+        *self.inner.connection.borrow_mut() = Rc::downgrade(&connection);
+        connection.start(reactor);
+    }
+
+    // ANCHOR: failed
+    fn failed(&self, reactor: &Reactor, error: io::Error, cancelled: bool) {
+        if self.inner.state.replace(ConnectorState::Disconnected) == ConnectorState::Disconnected {
+            return;
+        }
+        let destination = self.inner.destination.clone();
+        let failure = Failure::new(ConnectError {
+            destination,
+            error,
+            cancelled,
+        });
+        reactor.catching("client_connection_failed", || {
+            self.inner.factory.client_connection_failed(self, failure)
+        });
+    }
+    // ANCHOR_END: failed
+
+    fn connection_ended(&self, reactor: &Reactor, reason: &Disconnect) {
+        self.inner.state.set(ConnectorState::Disconnected);
+        let failure = failure_of(reason);
+        reactor.catching("client_connection_lost", || {
+            self.inner.factory.client_connection_lost(self, failure)
+        });
+    }
+}
+
+/// A connect in progress: the socket becomes writable when it is made or
+/// has failed.
+struct Attempt {
+    fd: RawFd,
+    socket: RefCell<Option<TcpStream>>,
+    connector: Connector,
+}
+
+impl WriteDescriptor for Attempt {
+    fn do_write(&self, reactor: &Reactor) -> Option<Disconnect> {
+        let outcome = {
+            let socket = self.socket.borrow();
+            let Some(socket) = socket.as_ref() else {
+                return None;
+            };
+            match socket.take_error() {
+                Ok(Some(error)) | Err(error) => Err(error),
+                Ok(None) => match socket.peer_addr() {
+                    Ok(peer) => Ok(peer),
+                    // A wake-up before the connect is done: wait for more.
+                    Err(error)
+                        if error.kind() == io::ErrorKind::NotConnected
+                            || error.raw_os_error() == Some(EINPROGRESS) =>
+                    {
+                        return None
+                    }
+                    Err(error) => Err(error),
+                },
+            }
+        };
+        reactor.remove_writer(self);
+        let socket = self.socket.borrow_mut().take();
+        match (outcome, socket) {
+            (Ok(peer), Some(socket)) => self.connector.connected(reactor, socket, peer),
+            (Err(error), _) => self.connector.failed(reactor, error, false),
+            (Ok(_), None) => {}
+        }
+        None
+    }
+}
+
+/// Linux's "operation now in progress".
+const EINPROGRESS: i32 = 115;
+
+impl FileDescriptor for Attempt {
+    fn fileno(&self) -> RawFd {
+        self.fd
+    }
+
+    fn connection_lost(&self, reactor: &Reactor, reason: Disconnect) {
+        self.socket.borrow_mut().take();
+        let error = match reason {
+            Disconnect::Lost(error) => error,
+            Disconnect::Done => io::Error::other("the attempt ended"),
+        };
+        self.connector.failed(reactor, error, false);
+    }
+
+    fn log_prefix(&self) -> String {
+        "connecting".to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The two ways in, as reactor methods, like Twisted's `reactor.connectTCP`.
+// ---------------------------------------------------------------------------
+
+impl Reactor {
+    // ANCHOR: connect_tcp
+    /// Starts connecting to `host:port` without waiting. The factory hears
+    /// `started_connecting` now, and later either builds the connection's
+    /// protocol or hears `client_connection_failed`.
+    pub fn connect_tcp<F>(&self, host: &str, port: u16, factory: Rc<F>) -> Connector
+    where
+        F: ClientFactory + 'static,
+    {
+        let connector = Connector {
+            inner: Rc::new(ConnectorInner {
+                destination: format!("{host}:{port}"),
+                factory,
+                reactor: self.downgrade(),
+                state: Cell::new(ConnectorState::Connecting),
+                attempt: RefCell::default(),
+                connection: RefCell::default(),
+            }),
+        };
+        connector.inner.factory.started_connecting(&connector);
+        let attempt = resolve(host, port).and_then(TcpStream::connect).map(|socket| {
+            Rc::new(Attempt {
+                fd: socket.as_raw_fd(),
+                socket: RefCell::new(Some(socket)),
+                connector: connector.clone(),
+            })
+        });
+        let registered = attempt.and_then(|attempt| {
+            *connector.inner.attempt.borrow_mut() = Rc::downgrade(&attempt);
+            self.add_writer(attempt)
+        });
+        if let Err(error) = registered {
+            // Even a failure that is known at once is told on a later turn,
+            // so that the caller always sees the same order of events.
+            let me = connector.clone();
+            self.call_later(Duration::ZERO, move |reactor| {
+                me.failed(reactor, error, false)
+            });
+        }
+        connector
+    }
+    // ANCHOR_END: connect_tcp
+
+    // ANCHOR: listen_tcp
+    /// Listens on `interface:port` (port 0: any free port) and serves each
+    /// client with a protocol from `factory`, until `stop_listening`.
+    pub fn listen_tcp<F>(
+        &self,
+        port: u16,
+        factory: Rc<F>,
+        interface: &str,
+    ) -> Result<ListeningPort, CannotListen>
+    where
+        F: Factory + 'static,
+    {
+        let cannot = |error| CannotListen {
+            interface: interface.to_string(),
+            port,
+            error,
+        };
+        let socket = resolve(interface, port).and_then(bind).map_err(cannot)?;
+        let address = socket.local_addr().map_err(cannot)?;
+        let listener = Rc::new_cyclic(|me| Listener {
+            fd: socket.as_raw_fd(),
+            me: me.clone(),
+            socket: RefCell::new(Some(socket)),
+            factory,
+            address,
+            retrying: Cell::new(false),
+        });
+        self.add_reader(listener.clone()).map_err(cannot)?;
+        Ok(ListeningPort {
+            listener,
+            reactor: self.downgrade(),
+        })
+    }
+    // ANCHOR_END: listen_tcp
+}
+
+#[cfg(test)]
+mod tests;

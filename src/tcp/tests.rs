@@ -1,0 +1,611 @@
+//! The TCP transport through real sockets on 127.0.0.1. The reactor runs on
+//! the test's thread; clients written with the standard library run on
+//! other threads and tell the reactor when they are done through a
+//! `Remote`. Every run is bounded by a timer that stops the reactor.
+
+use super::*;
+use crate::failure::Failure;
+use crate::protocol::{ClientFactory, Factory, Protocol, Transport};
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream as StdStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+/// The longest any test lets the reactor run.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Stops the reactor after `LIMIT`, and says so if that is what ended it.
+fn run_bounded(reactor: &Reactor) -> bool {
+    let timed_out = Rc::new(Cell::new(false));
+    let flag = timed_out.clone();
+    let guard = reactor.call_later(LIMIT, move |reactor| {
+        flag.set(true);
+        reactor.stop();
+    });
+    reactor.run().expect("the reactor runs");
+    guard.cancel();
+    assert!(!timed_out.get(), "the test ran out of time");
+    true
+}
+
+/// Counts `n` finished client threads, then stops the reactor.
+fn stop_after(reactor: &Reactor, n: usize) -> impl Fn() + Send + Clone + 'static {
+    let remote = reactor.remote();
+    let done = Arc::new(AtomicUsize::new(0));
+    move || {
+        if done.fetch_add(1, Ordering::SeqCst) + 1 == n {
+            let _ = remote.call(|reactor| reactor.stop());
+        }
+    }
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+fn connect(port: u16) -> StdStream {
+    let stream = StdStream::connect(("127.0.0.1", port)).expect("connects");
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    stream
+}
+
+fn read_all(mut stream: StdStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got).expect("reads to the end");
+    got
+}
+
+/// What the server's protocols saw, shared by all of them.
+#[derive(Default)]
+struct Seen {
+    made: Cell<usize>,
+    received: RefCell<Vec<u8>>,
+    lost: RefCell<Vec<String>>,
+    lost_cleanly: Cell<usize>,
+    lost_broken: Cell<usize>,
+}
+
+impl Seen {
+    fn record_loss(&self, reason: &Failure) {
+        if reason.check::<ConnectionDone>() {
+            self.lost_cleanly.set(self.lost_cleanly.get() + 1);
+        }
+        if reason.check::<ConnectionLost>() {
+            self.lost_broken.set(self.lost_broken.get() + 1);
+        }
+        self.lost.borrow_mut().push(reason.to_string());
+    }
+}
+
+/// A server that writes `payload` in `pieces` writes, then (if `close`)
+/// loses the connection; it records what happens to each connection.
+struct Sender {
+    payload: Rc<Vec<u8>>,
+    pieces: usize,
+    close: bool,
+    seen: Rc<Seen>,
+}
+
+struct SenderProtocol {
+    payload: Rc<Vec<u8>>,
+    pieces: usize,
+    close: bool,
+    seen: Rc<Seen>,
+}
+
+impl Factory for Sender {
+    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+        Box::new(SenderProtocol {
+            payload: self.payload.clone(),
+            pieces: self.pieces,
+            close: self.close,
+            seen: self.seen.clone(),
+        })
+    }
+}
+
+impl Protocol for SenderProtocol {
+    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+        self.seen.made.set(self.seen.made.get() + 1);
+        let size = self.payload.len().div_ceil(self.pieces).max(1);
+        for piece in self.payload.chunks(size) {
+            transport.write(piece);
+        }
+        if self.close {
+            transport.lose_connection();
+        }
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        self.seen.received.borrow_mut().extend_from_slice(data);
+    }
+
+    fn connection_lost(&mut self, reason: Failure) {
+        self.seen.record_loss(&reason);
+    }
+}
+
+fn serve(reactor: &Reactor, payload: Vec<u8>, pieces: usize, close: bool) -> (u16, Rc<Seen>) {
+    let seen = Rc::new(Seen::default());
+    let factory = Rc::new(Sender {
+        payload: Rc::new(payload),
+        pieces,
+        close,
+        seen: seen.clone(),
+    });
+    let port = reactor
+        .listen_tcp(0, factory, "127.0.0.1")
+        .expect("listens")
+        .host()
+        .port();
+    (port, seen)
+}
+
+#[test]
+fn listening_on_port_zero_reports_the_real_port() {
+    let reactor = Reactor::new().unwrap();
+    let (port, _) = serve(&reactor, b"hi".to_vec(), 1, true);
+    assert_ne!(port, 0);
+    let listening = reactor.listen_tcp(port, Rc::new(Sender {
+        payload: Rc::new(Vec::new()),
+        pieces: 1,
+        close: true,
+        seen: Rc::default(),
+    }), "127.0.0.1");
+    let error = listening.err().expect("the port is taken");
+    assert_eq!(error.error.kind(), io::ErrorKind::AddrInUse);
+    assert!(error.to_string().starts_with("cannot listen on 127.0.0.1:"));
+}
+
+#[test]
+fn a_slow_reader_delays_no_one_else() {
+    const SIZE: usize = 10 * 1024 * 1024;
+    let reactor = Reactor::new().unwrap();
+    let (port, seen) = serve(&reactor, pattern(SIZE), 1, true);
+    let done = stop_after(&reactor, 2);
+    let (fast_done, wait_for_fast) = std::sync::mpsc::channel::<usize>();
+
+    // The slow client takes a little, then stops reading until the fast
+    // one has had everything.
+    let slow = thread::spawn({
+        let done = done.clone();
+        move || {
+            let mut stream = connect(port);
+            let mut first = vec![0; 64 * 1024];
+            stream.read_exact(&mut first).expect("a first bite");
+            let fast_got = wait_for_fast.recv_timeout(LIMIT).expect("the fast client finishes");
+            let mut rest = read_all(stream);
+            first.append(&mut rest);
+            done();
+            (fast_got, first)
+        }
+    });
+    let fast = thread::spawn(move || {
+        let stream = connect(port);
+        let got = read_all(stream);
+        let _ = fast_done.send(got.len());
+        done();
+        got
+    });
+    run_bounded(&reactor);
+
+    let expected = pattern(SIZE);
+    let fast = fast.join().unwrap();
+    let (fast_len_while_slow_waited, slow) = slow.join().unwrap();
+    assert_eq!(fast_len_while_slow_waited, SIZE, "the fast client got it all first");
+    assert!(fast == expected, "the fast client's bytes differ");
+    assert!(slow == expected, "the slow client's bytes differ");
+    assert_eq!(seen.lost_cleanly.get(), 2);
+}
+
+#[test]
+fn lose_connection_delivers_every_buffered_byte() {
+    const SIZE: usize = 4 * 1024 * 1024;
+    let reactor = Reactor::new().unwrap();
+    // Many small writes, most of which must wait in the buffer.
+    let (port, seen) = serve(&reactor, pattern(SIZE), 1000, true);
+    let done = stop_after(&reactor, 1);
+    let client = thread::spawn(move || {
+        let stream = connect(port);
+        thread::sleep(Duration::from_millis(50)); // let the buffer fill
+        let got = read_all(stream);
+        done();
+        got
+    });
+    run_bounded(&reactor);
+    assert!(client.join().unwrap() == pattern(SIZE));
+    assert_eq!(*seen.lost.borrow(), ["the connection was closed cleanly"]);
+}
+
+#[test]
+fn a_peer_that_resets_mid_write_loses_only_its_connection() {
+    const SIZE: usize = 8 * 1024 * 1024;
+    let reactor = Reactor::new().unwrap();
+    let (port, seen) = serve(&reactor, pattern(SIZE), 1, true);
+    let done = stop_after(&reactor, 1);
+    let client = thread::spawn(move || {
+        let mut rude = connect(port);
+        let mut bite = vec![0; 1024];
+        rude.read_exact(&mut bite).expect("a first bite");
+        // Linger zero: closing sends a reset instead of a goodbye.
+        socket2::SockRef::from(&rude).set_linger(Some(Duration::ZERO)).unwrap();
+        drop(rude);
+        // The server still serves the next client in full.
+        let got = read_all(connect(port));
+        done();
+        got
+    });
+    run_bounded(&reactor);
+    assert!(client.join().unwrap() == pattern(SIZE));
+    assert_eq!(seen.lost_broken.get(), 1, "{:?}", seen.lost.borrow());
+    assert_eq!(seen.lost_cleanly.get(), 1, "{:?}", seen.lost.borrow());
+}
+
+#[test]
+fn output_is_flushed_after_the_peer_stops_sending() {
+    const SIZE: usize = 4 * 1024 * 1024;
+    let reactor = Reactor::new().unwrap();
+    // No lose_connection: the connection ends when the client half-closes.
+    let (port, seen) = serve(&reactor, pattern(SIZE), 10, false);
+    let done = stop_after(&reactor, 1);
+    let client = thread::spawn(move || {
+        let mut stream = connect(port);
+        stream.write_all(b"request").unwrap();
+        stream.shutdown(Shutdown::Write).unwrap();
+        let got = read_all(stream);
+        done();
+        got
+    });
+    run_bounded(&reactor);
+    assert!(client.join().unwrap() == pattern(SIZE));
+    assert_eq!(*seen.received.borrow(), b"request");
+    assert_eq!(seen.lost_cleanly.get(), 1);
+}
+
+/// How many client connections this process can afford to open, leaving
+/// room for the server's side of each one.
+fn affordable(wanted: usize) -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .and_then(|line| line.split_whitespace().nth(3))
+        .and_then(|soft| soft.parse::<usize>().ok())
+        .unwrap_or(1024);
+    let fit = soft.saturating_sub(100) / 2;
+    if fit < wanted {
+        eprintln!("only {fit} connections fit under the open-files limit of {soft}");
+    }
+    wanted.min(fit)
+}
+
+/// A client protocol that keeps what it receives and checks it at the end.
+struct Checker {
+    expected: Rc<Vec<u8>>,
+    got: Vec<u8>,
+    results: Rc<RefCell<Vec<bool>>>,
+}
+
+impl Protocol for Checker {
+    fn data_received(&mut self, data: &[u8]) {
+        self.got.extend_from_slice(data);
+    }
+
+    fn connection_lost(&mut self, reason: Failure) {
+        let ok = reason.check::<ConnectionDone>() && self.got == *self.expected;
+        self.results.borrow_mut().push(ok);
+    }
+}
+
+/// A client factory for `Checker`s that stops the reactor after `total`
+/// connections have ended, one way or another.
+struct Checkers {
+    expected: Rc<Vec<u8>>,
+    total: usize,
+    results: Rc<RefCell<Vec<bool>>>,
+    failures: RefCell<Vec<Failure>>,
+    built: Cell<usize>,
+    started: Cell<usize>,
+    lost: Cell<usize>,
+    reactor: Reactor,
+}
+
+impl Checkers {
+    fn new(reactor: &Reactor, expected: Vec<u8>, total: usize) -> Rc<Checkers> {
+        Rc::new(Checkers {
+            expected: Rc::new(expected),
+            total,
+            results: Rc::default(),
+            failures: RefCell::default(),
+            built: Cell::new(0),
+            started: Cell::new(0),
+            lost: Cell::new(0),
+            reactor: reactor.clone(),
+        })
+    }
+
+    fn one_more_ended(&self) {
+        let ended = self.lost.get() + self.failures.borrow().len();
+        if ended == self.total {
+            self.reactor.stop();
+        }
+    }
+}
+
+impl Factory for Checkers {
+    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+        self.built.set(self.built.get() + 1);
+        Box::new(Checker {
+            expected: self.expected.clone(),
+            got: Vec::new(),
+            results: self.results.clone(),
+        })
+    }
+}
+
+impl ClientFactory for Checkers {
+    fn started_connecting(&self, _connector: &Connector) {
+        self.started.set(self.started.get() + 1);
+    }
+
+    fn client_connection_failed(&self, _connector: &Connector, reason: Failure) {
+        self.failures.borrow_mut().push(reason);
+        self.one_more_ended();
+    }
+
+    fn client_connection_lost(&self, _connector: &Connector, _reason: Failure) {
+        self.lost.set(self.lost.get() + 1);
+        self.one_more_ended();
+    }
+}
+
+#[test]
+fn a_thousand_concurrent_clients_each_get_the_exact_bytes() {
+    let clients = affordable(1000);
+    let poem = pattern(3003);
+    let reactor = Reactor::new().unwrap();
+    let (port, seen) = serve(&reactor, poem.clone(), 3, true);
+    let checkers = Checkers::new(&reactor, poem, clients);
+    for _ in 0..clients {
+        reactor.connect_tcp("127.0.0.1", port, checkers.clone());
+    }
+    run_bounded(&reactor);
+    let results = checkers.results.borrow();
+    assert!(checkers.failures.borrow().is_empty(), "{:?}", checkers.failures.borrow());
+    assert_eq!(results.len(), clients);
+    assert!(results.iter().all(|&ok| ok), "some client got the wrong bytes");
+    assert_eq!(seen.lost_cleanly.get(), clients);
+}
+
+#[test]
+fn a_refused_connection_reaches_the_factory_as_a_failure() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let reactor = Reactor::new().unwrap();
+    let checkers = Checkers::new(&reactor, Vec::new(), 1);
+    reactor.connect_tcp("127.0.0.1", port, checkers.clone());
+    run_bounded(&reactor);
+    let failures = checkers.failures.borrow();
+    let error = failures[0].downcast_ref::<ConnectError>().expect("a ConnectError");
+    assert!(error.is_refused() && !error.is_cancelled());
+    assert_eq!(error.destination(), format!("127.0.0.1:{port}"));
+    assert!(failures[0].to_string().starts_with("cannot connect to 127.0.0.1:"));
+    assert_eq!((checkers.started.get(), checkers.built.get()), (1, 0));
+}
+
+#[test]
+fn an_unknown_host_is_a_failure_too() {
+    let reactor = Reactor::new().unwrap();
+    let checkers = Checkers::new(&reactor, Vec::new(), 1);
+    reactor.connect_tcp("no such host.invalid", 10000, checkers.clone());
+    run_bounded(&reactor);
+    assert!(checkers.failures.borrow()[0].check::<ConnectError>());
+}
+
+#[test]
+fn a_cancelled_connect_is_a_failure_and_builds_nothing() {
+    let reactor = Reactor::new().unwrap();
+    let (port, _) = serve(&reactor, b"poem".to_vec(), 1, true);
+    let checkers = Checkers::new(&reactor, b"poem".to_vec(), 1);
+    let connector = reactor.connect_tcp("127.0.0.1", port, checkers.clone());
+    connector.disconnect();
+    connector.disconnect(); // twice is harmless
+    run_bounded(&reactor);
+    let failures = checkers.failures.borrow();
+    assert_eq!(failures.len(), 1);
+    let error = failures[0].downcast_ref::<ConnectError>().unwrap();
+    assert!(error.is_cancelled(), "{error}");
+    assert_eq!(checkers.built.get(), 0);
+}
+
+#[test]
+fn a_client_connection_reports_peer_host_and_its_end() {
+    struct Addresses(Rc<RefCell<Option<(SocketAddr, SocketAddr)>>>);
+    impl Protocol for Addresses {
+        fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+            *self.0.borrow_mut() = Some((transport.peer(), transport.host()));
+        }
+    }
+    struct OneClient(Rc<RefCell<Option<(SocketAddr, SocketAddr)>>>, Reactor);
+    impl Factory for OneClient {
+        fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+            Box::new(Addresses(self.0.clone()))
+        }
+    }
+    impl ClientFactory for OneClient {
+        fn client_connection_lost(&self, connector: &Connector, reason: Failure) {
+            assert!(reason.check::<ConnectionDone>(), "{reason}");
+            assert!(connector.destination().starts_with("localhost:"));
+            self.1.stop();
+        }
+    }
+    let reactor = Reactor::new().unwrap();
+    let (port, _) = serve(&reactor, b"x".to_vec(), 1, true);
+    let addresses = Rc::default();
+    reactor.connect_tcp("localhost", port, Rc::new(OneClient(Rc::clone(&addresses), reactor.clone())));
+    run_bounded(&reactor);
+    let (peer, host) = addresses.borrow().expect("connection_made ran");
+    assert_eq!(peer, SocketAddr::from(([127, 0, 0, 1], port)));
+    assert!(host.ip().is_loopback() && host.port() != port);
+}
+
+/// A server protocol that panics when it hears `panic`, and echoes
+/// anything else; or panics in connection_made when told to.
+struct Fragile {
+    panic_on_connect: Rc<Cell<bool>>,
+}
+
+struct FragileProtocol {
+    transport: Option<Rc<dyn Transport>>,
+}
+
+impl Factory for Fragile {
+    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+        if self.panic_on_connect.replace(false) {
+            panic!("build_protocol falls down");
+        }
+        Box::new(FragileProtocol { transport: None })
+    }
+}
+
+impl Protocol for FragileProtocol {
+    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+        self.transport = Some(transport);
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        if data.starts_with(b"panic") {
+            panic!("data_received falls down");
+        }
+        if let Some(transport) = &self.transport {
+            transport.write(data);
+        }
+    }
+}
+
+#[test]
+fn a_panicking_protocol_or_factory_loses_only_its_own_connection() {
+    let reactor = Reactor::new().unwrap();
+    let panic_on_connect = Rc::new(Cell::new(true));
+    let factory = Rc::new(Fragile {
+        panic_on_connect: panic_on_connect.clone(),
+    });
+    let port = reactor.listen_tcp(0, factory, "127.0.0.1").unwrap().host().port();
+    let done = stop_after(&reactor, 1);
+    let client = thread::spawn(move || {
+        // The first client meets a panicking factory: its connection closes.
+        let first = read_all(connect(port));
+        let mut steady = connect(port);
+        let mut doomed = connect(port);
+        doomed.write_all(b"panic").unwrap();
+        let doomed_got = read_all(doomed);
+        // The other connection is still served.
+        steady.write_all(b"still here").unwrap();
+        let mut echo = [0; 10];
+        steady.read_exact(&mut echo).unwrap();
+        done();
+        (first, doomed_got, echo)
+    });
+    run_bounded(&reactor);
+    let (first, doomed, echo) = client.join().unwrap();
+    assert!(first.is_empty() && doomed.is_empty());
+    assert_eq!(&echo, b"still here");
+    assert!(!panic_on_connect.get());
+}
+
+#[test]
+fn stop_listening_leaves_open_connections_alone() {
+    let reactor = Reactor::new().unwrap();
+    let echo = Rc::new(Fragile {
+        panic_on_connect: Rc::default(),
+    });
+    let port = reactor.listen_tcp(0, echo, "127.0.0.1").unwrap();
+    let number = port.host().port();
+    // Connected before the reactor runs: the kernel holds it in the backlog
+    // until the first turn accepts it.
+    let mut open = connect(number);
+    reactor.call_later(Duration::from_millis(20), move |_| port.stop_listening());
+    let done = stop_after(&reactor, 1);
+    let client = thread::spawn(move || {
+        // Wait (bounded) until new connections are refused.
+        let deadline = std::time::Instant::now() + LIMIT;
+        let refused = loop {
+            match StdStream::connect(("127.0.0.1", number)) {
+                Err(_) => break true,
+                Ok(_) if std::time::Instant::now() > deadline => break false,
+                Ok(_) => thread::sleep(Duration::from_millis(5)),
+            }
+        };
+        open.write_all(b"still here").unwrap();
+        let mut echo = [0; 10];
+        open.read_exact(&mut echo).unwrap();
+        done();
+        (refused, echo)
+    });
+    run_bounded(&reactor);
+    let (refused, echo) = client.join().unwrap();
+    assert!(refused, "new connections were still accepted");
+    assert_eq!(&echo, b"still here");
+}
+
+#[test]
+fn abort_closes_at_once_and_the_protocol_hears_it_was_lost() {
+    struct Aborter(Rc<Seen>);
+    struct AborterProtocol(Rc<Seen>);
+    impl Factory for Aborter {
+        fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+            Box::new(AborterProtocol(self.0.clone()))
+        }
+    }
+    impl Protocol for AborterProtocol {
+        fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+            transport.write(&pattern(8 * 1024 * 1024));
+            transport.abort_connection();
+            transport.write(b"ignored");
+        }
+        fn connection_lost(&mut self, reason: Failure) {
+            self.0.record_loss(&reason);
+        }
+    }
+    let reactor = Reactor::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let port = reactor
+        .listen_tcp(0, Rc::new(Aborter(seen.clone())), "127.0.0.1")
+        .unwrap()
+        .host()
+        .port();
+    let done = stop_after(&reactor, 1);
+    let client = thread::spawn(move || {
+        let mut stream = connect(port);
+        let mut got = Vec::new();
+        let _ = stream.read_to_end(&mut got); // may end in a reset
+        done();
+        got.len()
+    });
+    run_bounded(&reactor);
+    assert!(client.join().unwrap() < 8 * 1024 * 1024);
+    assert_eq!(seen.lost_broken.get(), 1, "{:?}", seen.lost.borrow());
+    assert!(seen.lost.borrow()[0].contains("aborted"));
+}
+
+#[test]
+fn connections_still_open_when_the_reactor_stops_hear_connection_lost() {
+    let reactor = Reactor::new().unwrap();
+    let (port, seen) = serve(&reactor, Vec::new(), 1, false);
+    let done = stop_after(&reactor, 1);
+    let client = thread::spawn(move || {
+        let stream = connect(port);
+        thread::sleep(Duration::from_millis(20));
+        done();
+        stream
+    });
+    run_bounded(&reactor);
+    let _stream = client.join().unwrap();
+    assert_eq!(seen.made.get(), 1);
+    assert_eq!(*seen.lost.borrow(), ["the connection was lost: the reactor stopped"]);
+}
