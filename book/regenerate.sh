@@ -6,7 +6,8 @@
 #     bash book/regenerate.sh
 #
 # It takes about a minute and a half: Part 2's experiment at its real
-# settings, Part 3's countdown in real seconds, and Part 4's two clients.
+# settings, Part 3's countdown in real seconds, and the clients of Parts 4
+# to 6 against servers at Part 2's settings.
 # Ports are normalised to 10000, 10001, 10002 so that the text does not
 # change from run to run for no reason; times are left as measured.
 set -euo pipefail
@@ -110,5 +111,40 @@ done
     > "$out4/get-poetry-1.txt"
 mv "$out4/get-poetry-1-broken-norm.txt" "$out4/get-poetry-1-broken.txt"
 rm "$out4"/*-all.txt "$out4"/*-norm.txt
+
+# ---------------------------------------------------------------------------
+# Parts 5, 6 and 11, against the same three servers (and a fast one). A
+# port where nothing listens is found by starting a server and stopping it.
+# ---------------------------------------------------------------------------
+out5=book/src/transcripts/part05
+out6=book/src/transcripts/part06
+out11=book/src/transcripts/part11
+mkdir -p "$out5" "$out6" "$out11"
+fast_log=$(mktemp)
+"$bin/fastpoetry" --port 0 poetry/ecstasy.txt > "$fast_log" &
+fast=$!
+servers+=("$fast")
+for _ in $(seq 100); do
+    fast_port=$(grep -oE '[0-9]+\.$' "$fast_log" | tr -d .) && [ -n "$fast_port" ] && break
+    sleep 0.1
+done
+sed -e "s/:$fast_port\b/:10010/" "$fast_log" > "$out11/fastpoetry.txt"
+rm "$fast_log"
+"$bin/fastpoetry" --port 0 poetry/science.txt > /dev/null &
+doomed=$!
+sleep 0.5
+dead=$(ss -ltnp 2>/dev/null | grep "pid=$doomed," | grep -oE '127\.0\.0\.1:[0-9]+' | cut -d: -f2 || true)
+kill "$doomed"; wait "$doomed" 2>/dev/null || true
+dead=${dead:-10003}
+dead_sed="s/:$dead\b/:10003/g"
+
+"$bin/get-poetry-2" "${ports[@]}" "$dead" | normalise "${ports[@]}" | sed "$dead_sed" > "$out5/all.txt"
+{ head -n 7 "$out5/all.txt"; echo "..."; tail -n 5 "$out5/all.txt"; } > "$out5/get-poetry-2.txt"
+rm "$out5/all.txt"
+"$bin/get-poetry-2-stack" "${ports[0]}" > "$out5/get-poetry-2-stack.txt"
+"$bin/get-poetry-2" "$fast_port" | sed -e "s/:$fast_port\b/:10010/" > "$out11/get-poetry-2.txt"
+
+"$bin/get-poetry-3-1" "$dead" 2>&1 | sed "$dead_sed" | sed "s/:10003:/:10004:/; s/:10003\b/:10004/" > "$out6/get-poetry-3-1.txt"
+env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$bin/failure-examples" > "$out6/failure-examples.txt"
 
 echo "Wrote the transcripts under book/src/transcripts and the timelines under book/src/images."

@@ -64,7 +64,10 @@ impl Factory for StackFactory {
 
 impl ClientFactory for StackFactory {
     fn client_connection_failed(&self, connector: &Connector, reason: Failure) {
-        eprintln!("Failed to connect to: {}: {reason}", connector.destination());
+        eprintln!(
+            "Failed to connect to: {}: {reason}",
+            connector.destination()
+        );
         self.reactor.stop();
     }
 

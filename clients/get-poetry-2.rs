@@ -21,8 +21,8 @@ use std::time::Instant;
 use clap::Parser;
 use mini_twisted::poetry::{Elapsed, Servers};
 use mini_twisted::protocol::{ClientFactory, Factory, Protocol, Transport};
-use mini_twisted::tcp::Connector;
 use mini_twisted::reactor::ReactorError;
+use mini_twisted::tcp::Connector;
 use mini_twisted::{Failure, Reactor};
 
 /// Get Poetry Now! Client 2.0: a protocol and a factory on the reactor.

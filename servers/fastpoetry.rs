@@ -79,14 +79,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let served = Reactor::new().map_err(|error| error.to_string()).and_then(|reactor| {
-        let factory = Rc::new(PoetryFactory { poem });
-        let port = reactor
-            .listen_tcp(options.port, factory, &options.iface)
-            .map_err(|error| error.to_string())?;
-        println!("Serving {} on {}.", file.display(), port.host());
-        reactor.run().map_err(|error| error.to_string())
-    });
+    let served = Reactor::new()
+        .map_err(|error| error.to_string())
+        .and_then(|reactor| {
+            let factory = Rc::new(PoetryFactory { poem });
+            let port = reactor
+                .listen_tcp(options.port, factory, &options.iface)
+                .map_err(|error| error.to_string())?;
+            println!("Serving {} on {}.", file.display(), port.host());
+            reactor.run().map_err(|error| error.to_string())
+        });
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -14,8 +14,8 @@ use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::{Cell, RefCell};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use tracing_subscriber::EnvFilter;
@@ -159,7 +159,9 @@ pub fn describe_stack(backtrace: &Backtrace, full: bool) -> String {
             continue;
         }
         if skipped > 0 {
-            out.push_str(&format!("    ({skipped} frames from outside this project)\n"));
+            out.push_str(&format!(
+                "    ({skipped} frames from outside this project)\n"
+            ));
             skipped = 0;
         }
         match place {
@@ -168,7 +170,9 @@ pub fn describe_stack(backtrace: &Backtrace, full: bool) -> String {
         }
     }
     if skipped > 0 {
-        out.push_str(&format!("    ({skipped} frames from outside this project)\n"));
+        out.push_str(&format!(
+            "    ({skipped} frames from outside this project)\n"
+        ));
     }
     out
 }

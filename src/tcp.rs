@@ -47,7 +47,7 @@ use mio::net::{TcpListener, TcpStream};
 use crate::failure::Failure;
 use crate::protocol::{ClientFactory, Factory, Protocol, Transport};
 use crate::reactor::{
-    Disconnect, FileDescriptor, ReadDescriptor, Reactor, WeakReactor, WriteDescriptor,
+    Disconnect, FileDescriptor, Reactor, ReadDescriptor, WeakReactor, WriteDescriptor,
 };
 
 /// How many connections may wait to be accepted. The kernel caps it at
@@ -167,8 +167,8 @@ impl Error for CannotListen {}
 /// listener gets its own copy, so an `io::Error` is rebuilt from its code.
 fn failure_of(reason: &Disconnect) -> Failure {
     match reason {
-        Disconnect::Done => Failure::new(ConnectionDone),
-        Disconnect::Lost(error) => Failure::new(ConnectionLost(copy_of(error))),
+        Disconnect::Done => Failure::without_backtrace(ConnectionDone),
+        Disconnect::Lost(error) => Failure::without_backtrace(ConnectionLost(copy_of(error))),
     }
 }
 
@@ -322,7 +322,9 @@ impl Connection {
 
     fn doom(&self, why: &str) {
         let error = io::Error::new(io::ErrorKind::ConnectionAborted, why.to_string());
-        self.doom.borrow_mut().get_or_insert(Disconnect::Lost(error));
+        self.doom
+            .borrow_mut()
+            .get_or_insert(Disconnect::Lost(error));
     }
 
     /// Should the connection close now, and why?
@@ -394,8 +396,7 @@ impl Connection {
 
     // ANCHOR: write
     fn write(&self, data: &[u8]) {
-        if self.state.get() == State::Closed || data.is_empty() || self.doom.borrow().is_some()
-        {
+        if self.state.get() == State::Closed || data.is_empty() || self.doom.borrow().is_some() {
             return;
         }
         let mut rest = data;
@@ -434,7 +435,9 @@ impl Connection {
 
     /// A write failed: the connection is lost, as soon as it is safe to say.
     fn fail(&self, error: io::Error) {
-        self.doom.borrow_mut().get_or_insert(Disconnect::Lost(error));
+        self.doom
+            .borrow_mut()
+            .get_or_insert(Disconnect::Lost(error));
         self.revisit_later();
     }
 
@@ -813,7 +816,7 @@ impl Connector {
             return;
         }
         let destination = self.inner.destination.clone();
-        let failure = Failure::new(ConnectError {
+        let failure = Failure::without_backtrace(ConnectError {
             destination,
             error,
             cancelled,
@@ -845,9 +848,7 @@ impl WriteDescriptor for Attempt {
     fn do_write(&self, reactor: &Reactor) -> Option<Disconnect> {
         let outcome = {
             let socket = self.socket.borrow();
-            let Some(socket) = socket.as_ref() else {
-                return None;
-            };
+            let socket = socket.as_ref()?;
             match socket.take_error() {
                 Ok(Some(error)) | Err(error) => Err(error),
                 Ok(None) => match socket.peer_addr() {
@@ -920,13 +921,15 @@ impl Reactor {
             }),
         };
         connector.inner.factory.started_connecting(&connector);
-        let attempt = resolve(host, port).and_then(TcpStream::connect).map(|socket| {
-            Rc::new(Attempt {
-                fd: socket.as_raw_fd(),
-                socket: RefCell::new(Some(socket)),
-                connector: connector.clone(),
-            })
-        });
+        let attempt = resolve(host, port)
+            .and_then(TcpStream::connect)
+            .map(|socket| {
+                Rc::new(Attempt {
+                    fd: socket.as_raw_fd(),
+                    socket: RefCell::new(Some(socket)),
+                    connector: connector.clone(),
+                })
+            });
         let registered = attempt.and_then(|attempt| {
             *connector.inner.attempt.borrow_mut() = Rc::downgrade(&attempt);
             self.add_writer(attempt)

@@ -180,7 +180,10 @@ mod tests {
         let mut shout = Shout::default();
         let _transport = FakeTransport::connect(&mut shout);
         shout.connection_lost(Failure::new(ConnectionDone));
-        assert_eq!(shout.lost.as_deref(), Some("the connection was closed cleanly"));
+        assert_eq!(
+            shout.lost.as_deref(),
+            Some("the connection was closed cleanly")
+        );
     }
 
     #[test]

@@ -68,7 +68,10 @@ fn client_2_reports_a_dead_server_and_counts_it_in_the_total() {
     assert!(lines.contains(&format!("Failed to connect to: 127.0.0.1:{dead}")));
     // Three poems arrived; the series' total counts the failed one too.
     assert_eq!(chunks_by_task(&lines).len(), 3);
-    assert!(lines.last().unwrap().starts_with("Got 4 poems in"), "{lines:#?}");
+    assert!(
+        lines.last().unwrap().starts_with("Got 4 poems in"),
+        "{lines:#?}"
+    );
 }
 
 #[test]
@@ -113,9 +116,16 @@ fn the_stack_shows_data_received_called_by_the_transport_and_the_reactor() {
     ];
     let positions: Vec<usize> = order
         .iter()
-        .map(|frame| stdout.find(frame).unwrap_or_else(|| panic!("{frame} missing: {stdout}")))
+        .map(|frame| {
+            stdout
+                .find(frame)
+                .unwrap_or_else(|| panic!("{frame} missing: {stdout}"))
+        })
         .collect();
-    assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{stdout}");
+    assert!(
+        positions.windows(2).all(|pair| pair[0] < pair[1]),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn client_3_waits_forever_on_a_dead_server_until_stopped() {
     assert_eq!(client.wait_exit(), Some(0));
     let title = std::fs::read_to_string(POEMS[1]).unwrap();
     let first_line = title.lines().next().unwrap().to_string();
-    assert!(client.wait_for(|line| line == first_line).len() > 0);
+    client.wait_for(|line| line == first_line);
 }
 
 #[test]
@@ -75,7 +75,10 @@ fn client_3_1_gets_the_poems_it_can() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains(&std::fs::read_to_string(POEMS[2]).unwrap()));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.starts_with("Poem failed: cannot connect to"), "{stderr}");
+    assert!(
+        stderr.starts_with("Poem failed: cannot connect to"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -93,7 +96,9 @@ fn a_failure_keeps_its_type_and_where_it_was_made() {
     assert!(first.starts_with("Just making a failure:\n\n"), "{stdout}");
     assert!(first.contains(kind) && first.contains("(no backtrace was captured)"));
     assert!(second.contains(kind), "{second}");
-    let analyze = second.find("failure_examples::analyze_poem").expect("analyze_poem");
+    let analyze = second
+        .find("failure_examples::analyze_poem")
+        .expect("analyze_poem");
     let main = second.find("failure_examples::main").expect("main");
     assert!(analyze < main, "{second}");
     cargo_bin_cmd!("failure-examples")

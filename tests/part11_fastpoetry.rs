@@ -22,7 +22,10 @@ fn start(args: &[&str]) -> (Background, u16, String) {
 #[test]
 fn it_says_where_it_serves_and_serves_the_whole_poem() {
     let (_server, port, first) = start(&["--port", "0", "poetry/ecstasy.txt"]);
-    assert_eq!(first, format!("Serving poetry/ecstasy.txt on 127.0.0.1:{port}."));
+    assert_eq!(
+        first,
+        format!("Serving poetry/ecstasy.txt on 127.0.0.1:{port}.")
+    );
     let poem = std::fs::read("poetry/ecstasy.txt").unwrap();
     assert_eq!(fetch(port), poem);
     assert_eq!(fetch(port), poem, "a second client gets it too");
@@ -32,7 +35,9 @@ fn it_says_where_it_serves_and_serves_the_whole_poem() {
 fn many_clients_at_once_each_get_the_exact_bytes() {
     let (_server, port, _) = start(&["poetry/alla_sera.txt"]);
     let poem = std::fs::read("poetry/alla_sera.txt").unwrap();
-    let clients: Vec<_> = (0..50).map(|_| thread::spawn(move || fetch(port))).collect();
+    let clients: Vec<_> = (0..50)
+        .map(|_| thread::spawn(move || fetch(port)))
+        .collect();
     for client in clients {
         assert_eq!(client.join().unwrap(), poem);
     }
@@ -50,7 +55,9 @@ fn bad_command_lines_are_usage_errors() {
         .timeout(LIMIT)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("No such file: poetry/no-such-poem.txt"));
+        .stderr(predicate::str::contains(
+            "No such file: poetry/no-such-poem.txt",
+        ));
     cargo_bin_cmd!("fastpoetry")
         .args(["--port", "ten", "poetry/ecstasy.txt"])
         .timeout(LIMIT)
@@ -80,7 +87,9 @@ fn it_survives_running_out_of_file_descriptors() {
     let dir = scratch("part11-descriptors");
     let big = dir.join("big.txt");
     // Big enough that a client who does not read keeps its connection open.
-    let poem: Vec<u8> = (0..4 * 1024 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+    let poem: Vec<u8> = (0..4 * 1024 * 1024)
+        .map(|i| b'a' + (i % 26) as u8)
+        .collect();
     std::fs::write(&big, &poem).unwrap();
 
     let errors = dir.join("stderr.txt");

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream as StdStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
@@ -149,12 +149,16 @@ fn listening_on_port_zero_reports_the_real_port() {
     let reactor = Reactor::new().unwrap();
     let (port, _) = serve(&reactor, b"hi".to_vec(), 1, true);
     assert_ne!(port, 0);
-    let listening = reactor.listen_tcp(port, Rc::new(Sender {
-        payload: Rc::new(Vec::new()),
-        pieces: 1,
-        close: true,
-        seen: Rc::default(),
-    }), "127.0.0.1");
+    let listening = reactor.listen_tcp(
+        port,
+        Rc::new(Sender {
+            payload: Rc::new(Vec::new()),
+            pieces: 1,
+            close: true,
+            seen: Rc::default(),
+        }),
+        "127.0.0.1",
+    );
     let error = listening.err().expect("the port is taken");
     assert_eq!(error.error.kind(), io::ErrorKind::AddrInUse);
     assert!(error.to_string().starts_with("cannot listen on 127.0.0.1:"));
@@ -166,7 +170,7 @@ fn a_slow_reader_delays_no_one_else() {
     let reactor = Reactor::new().unwrap();
     let (port, seen) = serve(&reactor, pattern(SIZE), 1, true);
     let done = stop_after(&reactor, 2);
-    let (fast_done, wait_for_fast) = std::sync::mpsc::channel::<usize>();
+    let (fast_done, wait_for_fast) = mpsc::channel::<usize>();
 
     // The slow client takes a little, then stops reading until the fast
     // one has had everything.
@@ -176,7 +180,9 @@ fn a_slow_reader_delays_no_one_else() {
             let mut stream = connect(port);
             let mut first = vec![0; 64 * 1024];
             stream.read_exact(&mut first).expect("a first bite");
-            let fast_got = wait_for_fast.recv_timeout(LIMIT).expect("the fast client finishes");
+            let fast_got = wait_for_fast
+                .recv_timeout(LIMIT)
+                .expect("the fast client finishes");
             let mut rest = read_all(stream);
             first.append(&mut rest);
             done();
@@ -195,7 +201,10 @@ fn a_slow_reader_delays_no_one_else() {
     let expected = pattern(SIZE);
     let fast = fast.join().unwrap();
     let (fast_len_while_slow_waited, slow) = slow.join().unwrap();
-    assert_eq!(fast_len_while_slow_waited, SIZE, "the fast client got it all first");
+    assert_eq!(
+        fast_len_while_slow_waited, SIZE,
+        "the fast client got it all first"
+    );
     assert!(fast == expected, "the fast client's bytes differ");
     assert!(slow == expected, "the slow client's bytes differ");
     assert_eq!(seen.lost_cleanly.get(), 2);
@@ -231,7 +240,9 @@ fn a_peer_that_resets_mid_write_loses_only_its_connection() {
         let mut bite = vec![0; 1024];
         rude.read_exact(&mut bite).expect("a first bite");
         // Linger zero: closing sends a reset instead of a goodbye.
-        socket2::SockRef::from(&rude).set_linger(Some(Duration::ZERO)).unwrap();
+        socket2::SockRef::from(&rude)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
         drop(rude);
         // The server still serves the next client in full.
         let got = read_all(connect(port));
@@ -374,9 +385,16 @@ fn a_thousand_concurrent_clients_each_get_the_exact_bytes() {
     }
     run_bounded(&reactor);
     let results = checkers.results.borrow();
-    assert!(checkers.failures.borrow().is_empty(), "{:?}", checkers.failures.borrow());
+    assert!(
+        checkers.failures.borrow().is_empty(),
+        "{:?}",
+        checkers.failures.borrow()
+    );
     assert_eq!(results.len(), clients);
-    assert!(results.iter().all(|&ok| ok), "some client got the wrong bytes");
+    assert!(
+        results.iter().all(|&ok| ok),
+        "some client got the wrong bytes"
+    );
     assert_eq!(seen.lost_cleanly.get(), clients);
 }
 
@@ -391,10 +409,14 @@ fn a_refused_connection_reaches_the_factory_as_a_failure() {
     reactor.connect_tcp("127.0.0.1", port, checkers.clone());
     run_bounded(&reactor);
     let failures = checkers.failures.borrow();
-    let error = failures[0].downcast_ref::<ConnectError>().expect("a ConnectError");
+    let error = failures[0]
+        .downcast_ref::<ConnectError>()
+        .expect("a ConnectError");
     assert!(error.is_refused() && !error.is_cancelled());
     assert_eq!(error.destination(), format!("127.0.0.1:{port}"));
-    assert!(failures[0].to_string().starts_with("cannot connect to 127.0.0.1:"));
+    assert!(failures[0]
+        .to_string()
+        .starts_with("cannot connect to 127.0.0.1:"));
     assert_eq!((checkers.started.get(), checkers.built.get()), (1, 0));
 }
 
@@ -447,7 +469,11 @@ fn a_client_connection_reports_peer_host_and_its_end() {
     let reactor = Reactor::new().unwrap();
     let (port, _) = serve(&reactor, b"x".to_vec(), 1, true);
     let addresses = Rc::default();
-    reactor.connect_tcp("localhost", port, Rc::new(OneClient(Rc::clone(&addresses), reactor.clone())));
+    reactor.connect_tcp(
+        "localhost",
+        port,
+        Rc::new(OneClient(Rc::clone(&addresses), reactor.clone())),
+    );
     run_bounded(&reactor);
     let (peer, host) = addresses.borrow().expect("connection_made ran");
     assert_eq!(peer, SocketAddr::from(([127, 0, 0, 1], port)));
@@ -495,7 +521,11 @@ fn a_panicking_protocol_or_factory_loses_only_its_own_connection() {
     let factory = Rc::new(Fragile {
         panic_on_connect: panic_on_connect.clone(),
     });
-    let port = reactor.listen_tcp(0, factory, "127.0.0.1").unwrap().host().port();
+    let port = reactor
+        .listen_tcp(0, factory, "127.0.0.1")
+        .unwrap()
+        .host()
+        .port();
     let done = stop_after(&reactor, 1);
     let client = thread::spawn(move || {
         // The first client meets a panicking factory: its connection closes.
@@ -555,40 +585,46 @@ fn stop_listening_leaves_open_connections_alone() {
 
 #[test]
 fn abort_closes_at_once_and_the_protocol_hears_it_was_lost() {
-    struct Aborter(Rc<Seen>);
-    struct AborterProtocol(Rc<Seen>);
+    // Far more than the kernel's buffers hold while the client is not reading.
+    const SIZE: usize = 32 * 1024 * 1024;
+    struct Aborter(Rc<Seen>, mpsc::Sender<()>);
+    struct AborterProtocol(Rc<Seen>, mpsc::Sender<()>);
     impl Factory for Aborter {
         fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
-            Box::new(AborterProtocol(self.0.clone()))
+            Box::new(AborterProtocol(self.0.clone(), self.1.clone()))
         }
     }
     impl Protocol for AborterProtocol {
         fn connection_made(&mut self, transport: Rc<dyn Transport>) {
-            transport.write(&pattern(8 * 1024 * 1024));
+            transport.write(&pattern(SIZE));
             transport.abort_connection();
             transport.write(b"ignored");
         }
         fn connection_lost(&mut self, reason: Failure) {
             self.0.record_loss(&reason);
+            let _ = self.1.send(());
         }
     }
     let reactor = Reactor::new().unwrap();
     let seen = Rc::new(Seen::default());
+    let (aborted, wait_for_abort) = mpsc::channel();
     let port = reactor
-        .listen_tcp(0, Rc::new(Aborter(seen.clone())), "127.0.0.1")
+        .listen_tcp(0, Rc::new(Aborter(seen.clone(), aborted)), "127.0.0.1")
         .unwrap()
         .host()
         .port();
     let done = stop_after(&reactor, 1);
     let client = thread::spawn(move || {
         let mut stream = connect(port);
+        // Read only once the server has given up on the connection.
+        wait_for_abort.recv_timeout(LIMIT).expect("the server aborts");
         let mut got = Vec::new();
         let _ = stream.read_to_end(&mut got); // may end in a reset
         done();
         got.len()
     });
     run_bounded(&reactor);
-    assert!(client.join().unwrap() < 8 * 1024 * 1024);
+    assert!(client.join().unwrap() < SIZE);
     assert_eq!(seen.lost_broken.get(), 1, "{:?}", seen.lost.borrow());
     assert!(seen.lost.borrow()[0].contains("aborted"));
 }
@@ -607,5 +643,8 @@ fn connections_still_open_when_the_reactor_stops_hear_connection_lost() {
     run_bounded(&reactor);
     let _stream = client.join().unwrap();
     assert_eq!(seen.made.get(), 1);
-    assert_eq!(*seen.lost.borrow(), ["the connection was lost: the reactor stopped"]);
+    assert_eq!(
+        *seen.lost.borrow(),
+        ["the connection was lost: the reactor stopped"]
+    );
 }
