@@ -63,7 +63,15 @@ const LONGEST_RUN_SECONDS: f64 = 600.0;
 /// flight, checks every poem byte for byte, and reports connections per
 /// second, latency percentiles and errors. Loopback addresses only.
 #[derive(Parser)]
-#[command(name = "poetry-load")]
+#[command(
+    name = "poetry-load",
+    after_help = "Errors are counted by kind: refused, reset, mismatched (not the poem's \
+                  bytes), timeouts (silent for 10 s, or still open 5 s after the run), \
+                  no_port (no free local port) and other. The last line starts with \
+                  RESULT and holds key=value pairs for scripts.\n\n\
+                  Exit status: 0 when every connection delivered the poem, 1 when any \
+                  failed, 2 when the command line is wrong."
+)]
 struct Options {
     /// The server, as [host:]port; the host defaults to 127.0.0.1 and must
     /// be an address of this machine
