@@ -51,7 +51,8 @@ use crate::reactor::{
 };
 
 /// How many connections may wait to be accepted. The kernel caps it at
-/// `net.core.somaxconn` (4096 on current Linux); tokio uses 1024 too.
+/// `net.core.somaxconn` (4096 on current Linux). mio (and so tokio) binds
+/// with 128, which overflows at a thousand clients connecting at once.
 pub const BACKLOG: i32 = 1024;
 
 /// How much one read asks for.

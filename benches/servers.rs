@@ -1,0 +1,895 @@
+//! Part 11's benchmark: `fastpoetry` on mini-twisted against the same
+//! server on tokio, and on Twisted itself when Python has it.
+//!
+//! Each server in turn is started fresh on a free port, serving
+//! `poetry/ecstasy.txt`, and loaded by `poetry-load` with 1, 10, 100 and
+//! 1,000 connections in flight for 5 s each. Every poem is checked byte for
+//! byte. The figure that compares the servers is **connections per server
+//! CPU-second**: the server's own user and system time, read from
+//! `/proc/PID/stat`, over the connections it served. On a small machine the
+//! load generator runs out of CPU before a fast server does, so raw
+//! connections per second mostly measure the load generator; work per CPU
+//! second measures the server. Latency percentiles, errors and peak memory
+//! are reported beside it.
+//!
+//! Run it with (benchmarks build with the release profile):
+//!
+//! ```text
+//! cargo bench --bench servers
+//! cargo bench --bench servers -- --seconds 3 --concurrency 1,10 --rounds 5
+//! ```
+//!
+//! Each level of concurrency runs `--rounds` times (3 unless told), the
+//! servers' order reversed each round; the table gives the medians and the
+//! ratio's range from round to round. On a small virtual machine two runs of
+//! the same server can differ by 10%, so a ratio inside that range is a tie.
+//!
+//! Where `taskset` exists and the machine has two CPUs or more, the server
+//! runs on CPU 0 and the load generator on CPU 1, so that they do not take
+//! turns on one CPU; the report says whether that happened.
+//!
+//! Environment:
+//!
+//! - `SERVERS_BENCH_ONLY=tokio` (or a list such as `mini-twisted,tokio`)
+//!   measures only the servers named.
+//! - `SERVERS_BENCH_FASTPOETRY=PATH` measures another build of fastpoetry
+//!   (an older commit's, say) in the mini-twisted column.
+//!
+//! The Twisted column needs `python3` with Twisted (`pip install twisted`);
+//! without it the column is skipped, with a note. The mini-twisted column
+//! needs the `fastpoetry` program; until Cargo.toml lists it, that column is
+//! skipped too.
+//!
+//! It prints a table for each level of concurrency, then one last line
+//! starting `RESULT ` with `key=value` pairs for scripts. It exits with a
+//! failure if any run had an error or could not be measured. It reads
+//! `/proc`, so it runs on Linux only.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use mini_twisted::poetry::parse_seconds;
+
+/// The poem every server serves, relative to the repository root.
+const POEM: &str = "poetry/ecstasy.txt";
+/// How long a server may take to print its port. Python importing Twisted
+/// on a cold cache is the slow case.
+const START_LIMIT: Duration = Duration::from_secs(20);
+/// How long `poetry-load` may run beyond `--seconds`: its own limit for
+/// the last connections to finish is 5 s, so this only trips if it hangs.
+const LOAD_GRACE: Duration = Duration::from_secs(30);
+/// How long a run may be: every run that sends traffic must end.
+const LONGEST_RUN_SECONDS: f64 = 600.0;
+/// Lines of a server's stderr kept to show what went wrong.
+const STDERR_KEPT: usize = 5;
+/// The goal for mini-twisted over tokio, in connections per server CPU-second.
+const RATIO_GOAL: f64 = 1.0;
+
+/// Measures fastpoetry (mini-twisted) against fastpoetry-tokio (and the
+/// Twisted original, when Python has Twisted) under poetry-load, by
+/// connections per server CPU-second.
+#[derive(Parser)]
+#[command(name = "servers")]
+struct Options {
+    /// Seconds of load for each server at each concurrency
+    #[arg(long, default_value = "5", value_parser = parse_run_seconds)]
+    seconds: Duration,
+
+    /// The levels of concurrency to measure, separated by commas
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 10, 100, 1000],
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    concurrency: Vec<u32>,
+
+    /// How many times to measure each server at each concurrency; the
+    /// report gives the medians, and the ratio's range from round to round
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    rounds: u32,
+
+    /// Passed by `cargo bench`; ignored
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn parse_run_seconds(text: &str) -> Result<Duration, String> {
+    let seconds = parse_seconds(text)?;
+    if seconds.is_zero() || seconds.as_secs_f64() > LONGEST_RUN_SECONDS {
+        return Err(format!(
+            "'{text}' is out of range: use more than 0 and at most {LONGEST_RUN_SECONDS} seconds"
+        ));
+    }
+    Ok(seconds)
+}
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    match run_benchmark(&options) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("servers benchmark: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The servers.
+// ---------------------------------------------------------------------------
+
+/// One column of the report.
+struct Server {
+    /// The name in the report and in `SERVERS_BENCH_ONLY`.
+    name: &'static str,
+    /// The prefix of its keys on the RESULT line.
+    key: &'static str,
+    /// The program and the arguments before the poem's options; `None` when
+    /// it cannot run here, and then why.
+    command: Result<Vec<OsString>, String>,
+}
+
+fn servers(root: &Path) -> Result<Vec<Server>, String> {
+    // `option_env!`, not `env!`: cargo sets this only when Cargo.toml lists
+    // a `fastpoetry` program, and the benchmark must build before it does.
+    let fastpoetry = match (
+        std::env::var_os("SERVERS_BENCH_FASTPOETRY"),
+        option_env!("CARGO_BIN_EXE_fastpoetry"),
+    ) {
+        (Some(path), _) => Ok(vec![path]),
+        (None, Some(path)) => Ok(vec![path.into()]),
+        (None, None) => Err("Cargo.toml has no `fastpoetry` program yet".to_string()),
+    };
+    let twisted = if python_has_twisted() {
+        Ok(vec![
+            "python3".into(),
+            root.join("benches/fastpoetry_twisted.py").into(),
+        ])
+    } else {
+        Err("`python3 -c \"import twisted\"` failed; `pip install twisted` enables it".to_string())
+    };
+    let all = vec![
+        Server {
+            name: "mini-twisted",
+            key: "mini",
+            command: fastpoetry,
+        },
+        Server {
+            name: "tokio",
+            key: "tokio",
+            command: Ok(vec![env!("CARGO_BIN_EXE_fastpoetry-tokio").into()]),
+        },
+        Server {
+            name: "twisted",
+            key: "twisted",
+            command: twisted,
+        },
+    ];
+
+    let Ok(only) = std::env::var("SERVERS_BENCH_ONLY") else {
+        return Ok(all);
+    };
+    let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|name| !all.iter().any(|server| server.name == **name))
+    {
+        return Err(format!(
+            "SERVERS_BENCH_ONLY names {unknown:?}; the servers are mini-twisted, tokio and twisted"
+        ));
+    }
+    Ok(all
+        .into_iter()
+        .map(|mut server| {
+            if !wanted.contains(&server.name) {
+                server.command = Err("left out by SERVERS_BENCH_ONLY".to_string());
+            }
+            server
+        })
+        .collect())
+}
+
+fn python_has_twisted() -> bool {
+    let child = Command::new("python3")
+        .args(["-c", "import twisted"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    match child {
+        Ok(child) => matches!(Guard(child).wait_for(START_LIMIT), Some(0)),
+        Err(_) => false,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The benchmark.
+// ---------------------------------------------------------------------------
+
+/// What one server did at one level of concurrency.
+struct Measurement {
+    /// `poetry-load`'s RESULT line, as key and value.
+    load: HashMap<String, String>,
+    cpu_seconds: f64,
+    peak_rss_mb: Option<f64>,
+    /// Connections whose server side skipped TIME_WAIT because the kernel's
+    /// table was full: a count for the whole machine, read around the run,
+    /// shown because it changes what a close costs the server.
+    time_wait_skipped: Option<u64>,
+    /// What the server said on stderr during the run, if anything.
+    complaints: Vec<String>,
+}
+
+impl Measurement {
+    fn number(&self, key: &str) -> Option<f64> {
+        self.load.get(key).and_then(|value| value.parse().ok())
+    }
+
+    fn errors(&self) -> u64 {
+        self.load
+            .get("errors")
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(1)
+    }
+
+    fn per_cpu_second(&self) -> Option<f64> {
+        let connections = self.number("connections")?;
+        (self.cpu_seconds > 0.0).then(|| connections / self.cpu_seconds)
+    }
+}
+
+/// How the programs are placed on the CPUs.
+struct Placement {
+    cpus: usize,
+    pinned: bool,
+}
+
+impl Placement {
+    fn find() -> Placement {
+        let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+        let taskset_works = Command::new("taskset")
+            .args(["-c", "0", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        Placement {
+            cpus,
+            pinned: cpus >= 2 && taskset_works,
+        }
+    }
+
+    /// `program args...`, behind `taskset -c CPU` when pinning.
+    fn command(&self, cpu: u32, program_and_args: &[OsString]) -> Command {
+        let mut command = if self.pinned {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpu.to_string());
+            command.args(program_and_args);
+            command
+        } else {
+            let mut command = Command::new(&program_and_args[0]);
+            command.args(&program_and_args[1..]);
+            command
+        };
+        command.stdin(Stdio::null());
+        command
+    }
+}
+
+fn run_benchmark(options: &Options) -> Result<bool, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let servers = servers(root)?;
+    let placement = Placement::find();
+    let ticks = clock_ticks_per_second();
+    let seconds = options.seconds.as_secs_f64();
+
+    println!("Poetry servers benchmark (Part 11)");
+    println!("==================================");
+    describe_machine(&placement, ticks);
+    println!(
+        "each run: a fresh server serving {POEM}, poetry-load for {seconds} s, every poem checked"
+    );
+    for server in &servers {
+        match &server.command {
+            Ok(_) => println!("server {:<13} measured", server.name),
+            Err(why) => println!("server {:<13} skipped: {why}", server.name),
+        }
+    }
+
+    let mut verified = true;
+    let mut result = vec![
+        format!("seconds={seconds}"),
+        format!("rounds={}", options.rounds),
+        format!("cpus={}", placement.cpus),
+        format!("pinned={}", placement.pinned),
+        format!("clk_tck={ticks}"),
+    ];
+    let mut total_errors = 0;
+    for &concurrency in &options.concurrency {
+        println!();
+        println!(
+            "Concurrency {concurrency}: {} round(s), the servers' order reversed each round; medians",
+            options.rounds
+        );
+        // Each round runs the servers in the opposite order to the last, so
+        // that whatever drifts during a benchmark (the TIME_WAIT table
+        // filling and emptying, a busy neighbour, the CPU's clock) falls on
+        // each server alike.
+        let mut runs: Vec<Vec<Measurement>> = servers.iter().map(|_| Vec::new()).collect();
+        for round in 0..options.rounds {
+            let mut order: Vec<usize> = (0..servers.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                let server = &servers[i];
+                let Ok(command) = &server.command else {
+                    continue;
+                };
+                match measure(
+                    command,
+                    concurrency,
+                    options.seconds,
+                    &placement,
+                    ticks,
+                    root,
+                ) {
+                    Ok(measurement) => {
+                        total_errors += measurement.errors();
+                        verified &= measurement.errors() == 0;
+                        for line in &measurement.complaints {
+                            println!("  {} said: {line}", server.name);
+                        }
+                        runs[i].push(measurement);
+                    }
+                    Err(error) => {
+                        println!("  {} FAILED in round {}: {error}", server.name, round + 1);
+                        verified = false;
+                    }
+                }
+            }
+        }
+
+        println!(
+            "  {:<13} {:>8} {:>7} {:>8} {:>6} {:>10} {:>7} {:>8} {:>8} {:>6}",
+            "server",
+            "conn/s",
+            "errors",
+            "srv CPU",
+            "srv %",
+            "conn/CPU-s",
+            "RSS MB",
+            "p50 ms",
+            "p99 ms",
+            "load %"
+        );
+        for (server, runs) in servers.iter().zip(&runs) {
+            match (&server.command, runs.is_empty()) {
+                (Err(_), _) => println!("  {:<13} skipped", server.name),
+                (Ok(_), true) => println!("  {:<13} no run could be measured", server.name),
+                (Ok(_), false) => print_row(server.name, runs),
+            }
+        }
+        for (server, runs) in servers.iter().zip(&runs) {
+            if runs.len() > 1 {
+                let each: Vec<String> = runs
+                    .iter()
+                    .map(|run| decimal(run.per_cpu_second(), 0))
+                    .collect();
+                let skipped: Vec<String> = runs
+                    .iter()
+                    .map(|run| {
+                        let share = run
+                            .time_wait_skipped
+                            .zip(run.number("connections"))
+                            .map(|(skipped, all)| skipped as f64 / all.max(1.0) * 100.0);
+                        format!("{}%", decimal(share, 0))
+                    })
+                    .collect();
+                println!(
+                    "  {} conn/CPU-s by round: {} (TIME_WAIT skipped: {})",
+                    server.name,
+                    each.join(" "),
+                    skipped.join(" ")
+                );
+            }
+        }
+        for (server, runs) in servers.iter().zip(&runs) {
+            if runs.is_empty() {
+                continue;
+            }
+            result.push(format!(
+                "{}_c{concurrency}_per_s={}",
+                server.key,
+                decimal(median(runs.iter().map(|run| run.number("per_second"))), 0)
+            ));
+            result.push(format!(
+                "{}_c{concurrency}_per_cpu_s={}",
+                server.key,
+                decimal(median(runs.iter().map(Measurement::per_cpu_second)), 0)
+            ));
+        }
+
+        let by_name = |name: &str| -> &[Measurement] {
+            servers
+                .iter()
+                .position(|server| server.name == name)
+                .map_or(&[], |i| runs[i].as_slice())
+        };
+        let mini = by_name("mini-twisted");
+        let tokio = compare(mini, by_name("tokio"));
+        let twisted = compare(mini, by_name("twisted"));
+        match tokio {
+            Some((ratio, low, high)) => println!(
+                "  mini-twisted / tokio, connections per server CPU-second: {ratio:.2} \
+                 (by round {low:.2}–{high:.2})   goal ≥ {RATIO_GOAL:.1}: {}{}",
+                if ratio >= RATIO_GOAL {
+                    "met"
+                } else {
+                    "NOT met"
+                },
+                if low < RATIO_GOAL && high >= RATIO_GOAL {
+                    ", but the rounds disagree"
+                } else {
+                    ""
+                }
+            ),
+            None => println!("  mini-twisted / tokio: not measured"),
+        }
+        if let Some((ratio, low, high)) = twisted {
+            println!(
+                "  mini-twisted / twisted, connections per server CPU-second: {ratio:.2} \
+                 (by round {low:.2}–{high:.2})"
+            );
+        }
+        result.push(format!(
+            "ratio_c{concurrency}={}",
+            decimal(tokio.map(|(ratio, _, _)| ratio), 3)
+        ));
+        result.push(format!(
+            "ratio_twisted_c{concurrency}={}",
+            decimal(twisted.map(|(ratio, _, _)| ratio), 3)
+        ));
+    }
+
+    println!();
+    println!(
+        "srv CPU: the server's user + system seconds during the load; srv %: of one CPU;\n\
+         conn/CPU-s: connections per server CPU-second, the figure the ratio compares;\n\
+         RSS MB: the server's peak resident memory (the largest of the rounds);\n\
+         load %: poetry-load's own CPU. A load % near 100 means the load generator\n\
+         set the pace, not the server. TIME_WAIT skipped: connections the kernel\n\
+         closed without TIME_WAIT because its table (tcp_max_tw_buckets) was full;\n\
+         the table fills and empties in waves of about a minute. Two runs of one\n\
+         server differ by several per cent: read a ratio within the rounds' spread\n\
+         as a tie."
+    );
+    if !verified {
+        eprintln!("servers benchmark: some runs had errors or could not be measured; see above");
+    }
+    result.push(format!("errors={total_errors}"));
+    result.push(format!("verified={verified}"));
+    println!("RESULT {}", result.join(" "));
+    Ok(verified)
+}
+
+/// How many times the kernel has skipped TIME_WAIT for want of room:
+/// `TCPTimeWaitOverflow` in `/proc/net/netstat`.
+fn time_wait_overflows() -> Option<u64> {
+    let netstat = fs::read_to_string("/proc/net/netstat").ok()?;
+    // Pairs of lines: `TcpExt: name name ...` then `TcpExt: value value ...`.
+    let mut lines = netstat.lines().filter(|line| line.starts_with("TcpExt:"));
+    let names = lines.next()?.split_whitespace();
+    let values = lines.next()?.split_whitespace();
+    names
+        .zip(values)
+        .find(|(name, _)| *name == "TCPTimeWaitOverflow")?
+        .1
+        .parse()
+        .ok()
+}
+
+/// The median of the values that exist.
+fn median(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let mut values: Vec<f64> = values.flatten().filter(|value| value.is_finite()).collect();
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    })
+}
+
+/// `ours` over `theirs` in connections per server CPU-second: the ratio of
+/// the medians, and the lowest and highest ratio of one round to the same
+/// round, which shows how much the figure moves from run to run.
+fn compare(ours: &[Measurement], theirs: &[Measurement]) -> Option<(f64, f64, f64)> {
+    let ratio = median(ours.iter().map(Measurement::per_cpu_second))?
+        / median(theirs.iter().map(Measurement::per_cpu_second))?;
+    let rounds: Vec<f64> = ours
+        .iter()
+        .zip(theirs)
+        .filter_map(|(ours, theirs)| Some(ours.per_cpu_second()? / theirs.per_cpu_second()?))
+        .collect();
+    let low = rounds.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = rounds.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !ratio.is_finite() {
+        return None;
+    }
+    if rounds.is_empty() {
+        return Some((ratio, ratio, ratio));
+    }
+    Some((ratio, low, high))
+}
+
+/// One row of the table: the medians of a server's rounds.
+fn print_row(name: &str, runs: &[Measurement]) {
+    // Both over the load's own elapsed time, which includes the last
+    // connections finishing after `--seconds`.
+    let percent = |run: &Measurement, cpu: Option<f64>| -> Option<f64> {
+        let elapsed = run.number("seconds").filter(|&seconds| seconds > 0.0)?;
+        Some(cpu? / elapsed * 100.0)
+    };
+    let of = |value: fn(&Measurement) -> Option<f64>| median(runs.iter().map(value));
+    let errors: u64 = runs.iter().map(Measurement::errors).sum();
+    let peak = runs
+        .iter()
+        .filter_map(|run| run.peak_rss_mb)
+        .fold(None, |most: Option<f64>, mb| {
+            Some(most.map_or(mb, |most| most.max(mb)))
+        });
+    println!(
+        "  {:<13} {:>8} {:>7} {:>8} {:>6} {:>10} {:>7} {:>8} {:>8} {:>6}",
+        name,
+        decimal(of(|run| run.number("per_second")), 0),
+        errors,
+        decimal(of(|run| Some(run.cpu_seconds)), 2),
+        decimal(
+            median(runs.iter().map(|run| percent(run, Some(run.cpu_seconds)))),
+            0
+        ),
+        decimal(of(Measurement::per_cpu_second), 0),
+        decimal(peak, 1),
+        decimal(of(|run| run.number("p50_ms")), 3),
+        decimal(of(|run| run.number("p99_ms")), 3),
+        decimal(
+            median(runs.iter().map(|run| percent(run, run.number("cpu_s")))),
+            0
+        ),
+    );
+}
+
+/// One server at one level of concurrency, from start to kill.
+fn measure(
+    server: &[OsString],
+    concurrency: u32,
+    seconds: Duration,
+    placement: &Placement,
+    ticks: u64,
+    root: &Path,
+) -> Result<Measurement, String> {
+    let mut args = server.to_vec();
+    args.extend(["--port".into(), "0".into(), POEM.into()]);
+    let mut command = placement.command(0, &args);
+    command
+        .current_dir(root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command
+        .spawn()
+        .map_err(|error| format!("cannot start {}: {error}", show(&args)))?;
+    let mut server = Guard(child);
+    let pid = server.0.id();
+    let lines = lines_of(server.0.stdout.take());
+    let complaints = keep_stderr(server.0.stderr.take());
+
+    let first = match lines.recv_timeout(START_LIMIT) {
+        Ok(line) => line,
+        Err(RecvTimeoutError::Timeout) => {
+            return Err(format!(
+                "no port printed within {} s",
+                START_LIMIT.as_secs()
+            ))
+        }
+        Err(RecvTimeoutError::Disconnected) => {
+            let status = server.wait_for(Duration::from_secs(1));
+            return Err(format!(
+                "it exited (code {status:?}) without printing its port; it said {:?}",
+                taken(&complaints)
+            ));
+        }
+    };
+    let port = port_of(&first).ok_or_else(|| format!("no port in its first line {first:?}"))?;
+
+    // Measured from here, so that start-up (Python importing Twisted, say)
+    // is not charged to the connections.
+    let before = cpu_ticks(pid)?;
+    let overflows_before = time_wait_overflows();
+    let load = run_load(port, concurrency, seconds, placement, root)?;
+    let after = cpu_ticks(pid)?;
+    let time_wait_skipped = time_wait_overflows()
+        .zip(overflows_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    let peak_rss_mb = peak_rss_kb(pid).map(|kb| kb as f64 / 1024.0);
+    if let Ok(Some(status)) = server.0.try_wait() {
+        return Err(format!("the server died during the run ({status})"));
+    }
+    drop(server);
+
+    Ok(Measurement {
+        load,
+        cpu_seconds: after.saturating_sub(before) as f64 / ticks as f64,
+        peak_rss_mb,
+        time_wait_skipped,
+        complaints: taken(&complaints),
+    })
+}
+
+/// Runs `poetry-load` against `port` and returns its RESULT line's pairs.
+fn run_load(
+    port: u16,
+    concurrency: u32,
+    seconds: Duration,
+    placement: &Placement,
+    root: &Path,
+) -> Result<HashMap<String, String>, String> {
+    let args: Vec<OsString> = vec![
+        env!("CARGO_BIN_EXE_poetry-load").into(),
+        format!("127.0.0.1:{port}").into(),
+        "--concurrency".into(),
+        concurrency.to_string().into(),
+        "--seconds".into(),
+        seconds.as_secs_f64().to_string().into(),
+        "--poem".into(),
+        POEM.into(),
+    ];
+    let mut command = placement.command(1, &args);
+    command
+        .current_dir(root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command
+        .spawn()
+        .map_err(|error| format!("cannot start poetry-load: {error}"))?;
+    let mut load = Guard(child);
+    let lines = lines_of(load.0.stdout.take());
+    let complaints = keep_stderr(load.0.stderr.take());
+
+    let deadline = Instant::now() + seconds + LOAD_GRACE;
+    let mut result = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(pairs) = line.strip_prefix("RESULT ") {
+                    result = Some(pairs.to_string());
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(format!(
+                    "poetry-load still running {} s after its end; killed",
+                    LOAD_GRACE.as_secs()
+                ))
+            }
+        }
+    }
+    // Its exit code says only whether there were errors, which the RESULT
+    // line counts by kind; the wait is to leave no zombie.
+    load.wait_for(Duration::from_secs(5));
+    let Some(pairs) = result else {
+        return Err(format!(
+            "poetry-load printed no RESULT line; it said {:?}",
+            taken(&complaints)
+        ));
+    };
+    Ok(pairs
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect())
+}
+
+// ---------------------------------------------------------------------------
+// Child processes.
+// ---------------------------------------------------------------------------
+
+/// A child process, killed when dropped: whichever way a run ends, early
+/// return or panic, no server is left running.
+struct Guard(Child);
+
+impl Guard {
+    /// Waits up to `limit` for the child to exit by itself; its exit code,
+    /// or `None` if it had to be killed (or was killed by a signal).
+    fn wait_for(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            match self.0.try_wait() {
+                Ok(Some(status)) => return status.code(),
+                Ok(None) => thread::sleep(Duration::from_millis(10)),
+                Err(_) => break,
+            }
+        }
+        None
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The lines of a child's output, on a channel, so that every wait for one
+/// can have a time limit. The thread reads to the end, so a chatty child
+/// never blocks on a full pipe.
+fn lines_of(output: Option<impl Read + Send + 'static>) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    if let Some(output) = output {
+        thread::spawn(move || {
+            for line in BufReader::new(output).lines() {
+                let Ok(line) = line else { break };
+                // Nobody listening any more: keep draining all the same.
+                let _ = sender.send(line);
+            }
+        });
+    }
+    receiver
+}
+
+/// Keeps the first lines of a child's stderr, reading (and dropping) the
+/// rest so that the child never blocks on it.
+fn keep_stderr(stderr: Option<impl Read + Send + 'static>) -> Arc<Mutex<Vec<String>>> {
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    if let Some(stderr) = stderr {
+        let keeper = Arc::clone(&kept);
+        thread::spawn(move || {
+            let mut count = 0;
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                count += 1;
+                if let Ok(mut kept) = keeper.lock() {
+                    if count <= STDERR_KEPT {
+                        kept.push(line);
+                    } else if count == STDERR_KEPT + 1 {
+                        kept.push("(and more)".to_string());
+                    }
+                }
+            }
+        });
+    }
+    kept
+}
+
+fn taken(kept: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
+    kept.lock().map(|lines| lines.clone()).unwrap_or_default()
+}
+
+/// The port at the end of `Serving FILE on HOST:PORT.`
+fn port_of(line: &str) -> Option<u16> {
+    line.strip_prefix("Serving ")?
+        .trim_end()
+        .strip_suffix('.')?
+        .rsplit_once(':')?
+        .1
+        .parse()
+        .ok()
+}
+
+fn show(args: &[OsString]) -> String {
+    args.iter()
+        .map(|arg| arg.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+// ---------------------------------------------------------------------------
+// What the kernel says.
+// ---------------------------------------------------------------------------
+
+/// User plus system clock ticks of process `pid`: fields 14 and 15 of
+/// `/proc/PID/stat`, which cover all its threads.
+fn cpu_ticks(pid: u32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = fs::read_to_string(&path).map_err(|error| format!("cannot read {path}: {error}"))?;
+    // The name (field 2) may hold spaces: count from the `)` that ends it,
+    // after which field 3 comes.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |number: usize| -> Result<u64, String> {
+        fields
+            .get(number - 3)
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| format!("{path} has no field {number}"))
+    };
+    Ok(field(14)? + field(15)?)
+}
+
+/// The peak resident memory of `pid` in kB (`VmHWM` in `/proc/PID/status`).
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `getconf CLK_TCK`, or 100 (the value on every common Linux) if it fails.
+fn clock_ticks_per_second() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .filter(|&ticks| ticks > 0)
+        .unwrap_or(100)
+}
+
+/// The settings that decide whether a burst of connections fits: printed
+/// so that a surprising figure can be traced to the machine.
+fn describe_machine(placement: &Placement, ticks: u64) {
+    let read = |path: &str| -> String {
+        fs::read_to_string(path).map_or("unknown".to_string(), |text| {
+            text.split_whitespace().collect::<Vec<_>>().join("-")
+        })
+    };
+    println!(
+        "machine: {} CPUs; {}",
+        placement.cpus,
+        if placement.pinned {
+            "pinned: server on CPU 0, poetry-load on CPU 1 (taskset)"
+        } else {
+            "NOT pinned (needs taskset and two CPUs): server and load share the CPUs"
+        }
+    );
+    println!(
+        "kernel: somaxconn {}, local ports {}, tcp_tw_reuse {}, tcp_max_tw_buckets {}, \
+         {ticks} clock ticks a second",
+        read("/proc/sys/net/core/somaxconn"),
+        read("/proc/sys/net/ipv4/ip_local_port_range"),
+        read("/proc/sys/net/ipv4/tcp_tw_reuse"),
+        read("/proc/sys/net/ipv4/tcp_max_tw_buckets"),
+    );
+    // The first three fields: the run queue over 1, 5 and 15 minutes.
+    let averages: Vec<String> = fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    println!("load average: {}", averages.join(" "));
+    let one_minute = averages.first().and_then(|text| text.parse::<f64>().ok());
+    if one_minute.is_some_and(|load| load > 0.5) {
+        println!(
+            "  (busy in the last minute, maybe with a previous run: work beside the servers skews the figures)"
+        );
+    }
+}
+
+fn decimal(value: Option<f64>, places: usize) -> String {
+    match value {
+        Some(value) if value.is_finite() => format!("{value:.places$}"),
+        _ => "na".to_string(),
+    }
+}

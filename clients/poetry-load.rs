@@ -1,0 +1,687 @@
+//! Part 11: a load generator for poetry servers, written directly on mio.
+//!
+//! Keeps `--concurrency` connections to one server in flight for
+//! `--seconds`: each one connects, reads the poem to the end, checks it
+//! byte for byte against `--poem`, and is replaced by a fresh connection
+//! the moment it ends. It then reports how many connections completed, how
+//! long each took from the start of its connect to the end of its poem, and
+//! every error by kind.
+//!
+//! It uses neither our framework nor tokio, so that it treats the servers it
+//! compares (`fastpoetry` on mini-twisted, `fastpoetry-tokio`, and the
+//! Twisted original) in exactly the same way. One thread, one `mio::Poll`.
+//!
+//! Run it against a fast server on port 10000 (from the repository root):
+//!
+//! ```text
+//! cargo run --release --bin poetry-load -- 10000 --concurrency 100 --seconds 5 --poem poetry/ecstasy.txt
+//! ```
+//!
+//! The last line starts with `RESULT ` and holds `key=value` pairs for
+//! scripts such as `cargo bench --bench servers`. The exit code is 0 when
+//! every connection delivered the poem, 1 when any failed, and 2 when the
+//! command line is wrong.
+//!
+//! It only sends to this machine (a loopback address): it is a tool for
+//! measuring our own servers, not other people's.
+
+use std::collections::VecDeque;
+use std::fs;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
+use mini_twisted::poetry::{parse_seconds, Address};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+/// A connection that has heard nothing for this long has failed. Far above
+/// any honest latency on loopback, so that only a stuck server trips it.
+const IDLE_LIMIT: Duration = Duration::from_secs(10);
+/// Once the run is over, how long the connections still open may take to
+/// finish before they are given up (and counted as timeouts).
+const FINISH_LIMIT: Duration = Duration::from_secs(5);
+/// After a connect fails at once (refused, no free local port), its slot
+/// waits this long before trying again, so that a dead server costs a
+/// trickle of attempts instead of a busy loop.
+const RETRY_PAUSE: Duration = Duration::from_millis(10);
+/// How often the open connections are checked against [`IDLE_LIMIT`]. A
+/// sweep looks at every slot, so it is kept away from the hot path.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// Descriptors needed besides the connections: stdio, the poller, and
+/// whatever the parent left open.
+const SPARE_DESCRIPTORS: u64 = 32;
+/// Every run must end; this also bounds the latencies kept (four bytes a
+/// connection, some 100 MB at 50,000 connections a second).
+const LONGEST_RUN_SECONDS: f64 = 600.0;
+
+/// Poetry load generator: keeps many connections to one poetry server in
+/// flight, checks every poem byte for byte, and reports connections per
+/// second, latency percentiles and errors. Loopback addresses only.
+#[derive(Parser)]
+#[command(
+    name = "poetry-load",
+    after_help = "Errors are counted by kind: refused, reset, mismatched (not the poem's \
+                  bytes), timeouts (silent for 10 s, or still open 5 s after the run), \
+                  no_port (no free local port) and other. The last line starts with \
+                  RESULT and holds key=value pairs for scripts.\n\n\
+                  Exit status: 0 when every connection delivered the poem, 1 when any \
+                  failed, 2 when the command line is wrong."
+)]
+struct Options {
+    /// The server, as [host:]port; the host defaults to 127.0.0.1 and must
+    /// be an address of this machine
+    #[arg(value_name = "[HOST:]PORT")]
+    server: Address,
+
+    /// How many connections to keep in flight at once
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    concurrency: u32,
+
+    /// How long to keep starting connections, in seconds (decimals are
+    /// fine); the connections still open then are given a few seconds to end
+    #[arg(long, default_value = "5", value_parser = parse_run_seconds)]
+    seconds: Duration,
+
+    /// The file the server serves: every connection must deliver exactly
+    /// its bytes, no more and no fewer
+    #[arg(long, value_name = "FILE")]
+    poem: PathBuf,
+
+    /// Start no more than this many connections in all, even if time
+    /// remains (to keep tests short)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+}
+
+/// Seconds for `--seconds`: more than 0 and at most an hour, because every
+/// run that sends traffic must end.
+fn parse_run_seconds(text: &str) -> Result<Duration, String> {
+    let seconds = parse_seconds(text)?;
+    if seconds.is_zero() || seconds.as_secs_f64() > LONGEST_RUN_SECONDS {
+        return Err(format!(
+            "'{text}' is out of range: use more than 0 and at most {LONGEST_RUN_SECONDS} seconds"
+        ));
+    }
+    Ok(seconds)
+}
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    let (target, poem) = check_usage(&options);
+    println!(
+        "poetry-load: {target}, concurrency {}, {} s, every poem checked against {} ({} bytes)",
+        options.concurrency,
+        options.seconds.as_secs_f64(),
+        options.poem.display(),
+        poem.len()
+    );
+    match run(&options, target, &poem) {
+        Ok(tally) => {
+            tally.report();
+            if tally.errors() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("poetry-load: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The server's address and the poem, or a usage error (exit code 2) that
+/// says what is wrong with the command line.
+fn check_usage(options: &Options) -> (SocketAddr, Vec<u8>) {
+    let usage = |message: String| -> ! {
+        Options::command()
+            .error(ErrorKind::ValueValidation, message)
+            .exit()
+    };
+    let target = match options.server.resolve() {
+        Ok(target) => target,
+        Err(error) => usage(format!("cannot resolve {}: {error}", options.server)),
+    };
+    if !target.ip().is_loopback() {
+        usage(format!(
+            "{} is not on this machine: poetry-load only sends to loopback addresses such as 127.0.0.1",
+            options.server
+        ));
+    }
+    let poem = match fs::read(&options.poem) {
+        Ok(poem) => poem,
+        Err(error) => usage(format!("cannot read {}: {error}", options.poem.display())),
+    };
+    // Running out of descriptors mid-run would turn a question about the
+    // server into one about this machine: refuse up front instead.
+    let needed = u64::from(options.concurrency) + SPARE_DESCRIPTORS;
+    if let Some(limit) = open_files_limit() {
+        if limit < needed {
+            usage(format!(
+                "--concurrency {} needs about {needed} open files, but the limit is {limit}; \
+                 lower it, or raise the limit with `ulimit -n {needed}`",
+                options.concurrency
+            ));
+        }
+    }
+    (target, poem)
+}
+
+/// The soft limit on open files from `/proc/self/limits`; `None` when it is
+/// unlimited or cannot be read (then we find out the hard way, as errors).
+fn open_files_limit() -> Option<u64> {
+    let limits = fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
+// ---------------------------------------------------------------------------
+// The run.
+// ---------------------------------------------------------------------------
+
+/// One connection in flight.
+struct Connection {
+    socket: TcpStream,
+    /// When its connect began: latency runs from here to the end of the poem.
+    started: Instant,
+    /// When it last made progress, for [`IDLE_LIMIT`].
+    heard: Instant,
+    /// Bytes received so far; compared with the poem as they arrive.
+    received: usize,
+    /// Where the bytes first differed from the poem, if they have.
+    differs_at: Option<usize>,
+}
+
+/// What one read left a connection in.
+enum Progress {
+    /// The kernel has nothing more for now: wait for the next event.
+    Waiting,
+    /// The server closed the connection after sending exactly the poem.
+    Poem,
+    Failed(Failure, String),
+}
+
+/// The kinds of error counted separately.
+#[derive(Clone, Copy)]
+enum Failure {
+    /// Nobody listens on the port, or the listen queue overflowed.
+    Refused,
+    /// The server reset the connection (or it broke another way mid-poem).
+    Reset,
+    /// The bytes were not the poem: different, too few or too many.
+    Mismatched,
+    /// Nothing heard for [`IDLE_LIMIT`], or not finished in [`FINISH_LIMIT`].
+    TimedOut,
+    /// No free local port to connect from (ephemeral ports exhausted).
+    NoPort,
+    Other,
+}
+
+const FAILURES: [(Failure, &str); 6] = [
+    (Failure::Refused, "refused"),
+    (Failure::Reset, "reset"),
+    (Failure::Mismatched, "mismatched"),
+    (Failure::TimedOut, "timeouts"),
+    (Failure::NoPort, "no_port"),
+    (Failure::Other, "other"),
+];
+
+impl Failure {
+    fn of(error: &io::Error) -> Failure {
+        match error.kind() {
+            io::ErrorKind::ConnectionRefused => Failure::Refused,
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => Failure::Reset,
+            io::ErrorKind::TimedOut => Failure::TimedOut,
+            // Linux's connect says EAGAIN (WouldBlock, to Rust) on some
+            // kernels and EADDRNOTAVAIL on others when every local port
+            // toward this server is taken.
+            io::ErrorKind::AddrNotAvailable | io::ErrorKind::WouldBlock => Failure::NoPort,
+            _ => Failure::Other,
+        }
+    }
+}
+
+/// Everything counted during a run.
+struct Tally {
+    concurrency: u32,
+    started: u64,
+    completed: u64,
+    /// Microseconds from the start of the connect to the end of the poem,
+    /// one per completed connection.
+    latencies: Vec<u32>,
+    /// Counts in the order of [`FAILURES`].
+    failures: [u64; 6],
+    /// The first message of each kind, to show what went wrong.
+    examples: [Option<String>; 6],
+    elapsed: Duration,
+}
+
+impl Tally {
+    fn fail(&mut self, failure: Failure, message: String) {
+        let kind = failure as usize;
+        self.failures[kind] += 1;
+        self.examples[kind].get_or_insert(message);
+    }
+
+    fn errors(&self) -> u64 {
+        self.failures.iter().sum()
+    }
+}
+
+/// The state of a run: a fixed set of slots, each holding at most one
+/// connection. A slot's index is its token with the poller, so an event
+/// leads straight to its connection.
+struct Load {
+    poll: Poll,
+    target: SocketAddr,
+    slots: Vec<Option<Connection>>,
+    open: usize,
+    /// Slots waiting out [`RETRY_PAUSE`], oldest first. Every pause is as
+    /// long as every other, so the queue stays in order of its deadlines.
+    paused: VecDeque<(Instant, usize)>,
+    max_connections: Option<u64>,
+    tally: Tally,
+}
+
+fn run(options: &Options, target: SocketAddr, poem: &[u8]) -> io::Result<Tally> {
+    let concurrency = options.concurrency as usize;
+    let mut load = Load {
+        poll: Poll::new()?,
+        target,
+        slots: (0..concurrency).map(|_| None).collect(),
+        open: 0,
+        paused: VecDeque::new(),
+        max_connections: options.max_connections,
+        tally: Tally {
+            concurrency: options.concurrency,
+            started: 0,
+            completed: 0,
+            latencies: Vec::new(),
+            failures: [0; 6],
+            examples: Default::default(),
+            elapsed: Duration::ZERO,
+        },
+    };
+    let mut events = Events::with_capacity(1024);
+    // Big enough for a whole poem in one read most of the time.
+    let mut buffer = vec![0; 64 * 1024];
+
+    let begin = Instant::now();
+    let stop_starting = begin + options.seconds;
+    let mut next_sweep = begin + SWEEP_EVERY;
+    // When the run stopped starting connections: then the rest must finish.
+    let mut stopped: Option<Instant> = None;
+    for slot in 0..concurrency {
+        load.start_if(slot, true);
+    }
+
+    // ANCHOR: loop
+    loop {
+        let now = Instant::now();
+        let starting = now < stop_starting && !load.at_cap();
+        if starting {
+            while let Some(&(until, slot)) = load.paused.front() {
+                if until > now {
+                    break;
+                }
+                load.paused.pop_front();
+                load.start_if(slot, true);
+            }
+        } else {
+            let stopped_at = *stopped.get_or_insert(now);
+            load.paused.clear();
+            if load.open == 0 {
+                break;
+            }
+            if now >= stopped_at + FINISH_LIMIT {
+                load.give_up_on_open();
+                break;
+            }
+        }
+
+        // Sleep until something happens, or until the next thing that is
+        // due: a paused slot, the end of the run, a sweep.
+        let mut wake = next_sweep;
+        match stopped {
+            None => {
+                wake = wake.min(stop_starting);
+                if let Some(&(until, _)) = load.paused.front() {
+                    wake = wake.min(until);
+                }
+            }
+            Some(stopped_at) => wake = wake.min(stopped_at + FINISH_LIMIT),
+        }
+        if let Err(error) = load
+            .poll
+            .poll(&mut events, Some(wake.saturating_duration_since(now)))
+        {
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+
+        for event in &events {
+            let slot = event.token().0;
+            let progress = match load.slots.get_mut(slot).and_then(Option::as_mut) {
+                Some(connection) => read_poem(connection, &mut buffer, poem, event.is_error()),
+                None => continue, // an event for a connection already closed
+            };
+            if !matches!(progress, Progress::Waiting) {
+                load.finish(slot, progress);
+                load.start_if(slot, starting);
+            }
+        }
+
+        if Instant::now() >= next_sweep {
+            load.sweep(starting);
+            next_sweep = Instant::now() + SWEEP_EVERY;
+        }
+    }
+    // ANCHOR_END: loop
+
+    load.tally.elapsed = begin.elapsed();
+    Ok(load.tally)
+}
+
+/// Reads what has arrived, checking it against the poem. Reads until the
+/// kernel says WouldBlock, because mio reports readiness once per change.
+fn read_poem(
+    connection: &mut Connection,
+    buffer: &mut [u8],
+    poem: &[u8],
+    error_event: bool,
+) -> Progress {
+    loop {
+        match connection.socket.read(buffer) {
+            Ok(0) => return judge(connection, poem),
+            Ok(n) => {
+                let from = connection.received;
+                connection.received += n;
+                connection.heard = Instant::now();
+                if connection.differs_at.is_none() {
+                    connection.differs_at = first_difference(poem, from, &buffer[..n]);
+                }
+                // A server that never stops sending would hold this loop,
+                // and the slot, for ever: past the poem's end the verdict
+                // cannot change, so give it now.
+                if connection.received > poem.len() {
+                    return Progress::Failed(
+                        Failure::Mismatched,
+                        format!(
+                            "got more than the poem's {} bytes, starting at byte {}",
+                            poem.len(),
+                            connection.differs_at.unwrap_or(poem.len())
+                        ),
+                    );
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Progress::Failed(Failure::of(&error), error.to_string()),
+        }
+    }
+    // An error event normally makes the read above fail; if the read only
+    // said WouldBlock, the error is still waiting in the socket.
+    if error_event {
+        let pending = match connection.socket.take_error() {
+            Ok(pending) => pending,
+            Err(error) => Some(error),
+        };
+        if let Some(error) = pending {
+            return Progress::Failed(Failure::of(&error), error.to_string());
+        }
+    }
+    Progress::Waiting
+}
+
+/// Where `chunk`, received at offset `from`, first departs from the poem:
+/// a different byte, or a byte beyond the poem's end.
+fn first_difference(poem: &[u8], from: usize, chunk: &[u8]) -> Option<usize> {
+    let expected = poem.get(from..).unwrap_or_default();
+    match chunk
+        .iter()
+        .zip(expected)
+        .position(|(got, want)| got != want)
+    {
+        Some(at) => Some(from + at),
+        None if chunk.len() > expected.len() => Some(from + expected.len()),
+        None => None,
+    }
+}
+
+/// The verdict on a connection the server has closed.
+fn judge(connection: &Connection, poem: &[u8]) -> Progress {
+    match connection.differs_at {
+        None if connection.received == poem.len() => Progress::Poem,
+        None => Progress::Failed(
+            Failure::Mismatched,
+            format!(
+                "the connection ended after {} of the poem's {} bytes",
+                connection.received,
+                poem.len()
+            ),
+        ),
+        Some(at) => Progress::Failed(
+            Failure::Mismatched,
+            format!(
+                "got {} bytes that differ from the poem's {} from byte {at} on",
+                connection.received,
+                poem.len()
+            ),
+        ),
+    }
+}
+
+impl Load {
+    fn at_cap(&self) -> bool {
+        self.max_connections
+            .is_some_and(|most| self.tally.started >= most)
+    }
+
+    /// Starts a connection in `slot` if `starting` (and the cap allows).
+    /// A connect that fails at once is counted, and the slot pauses.
+    fn start_if(&mut self, slot: usize, starting: bool) {
+        if !starting || self.at_cap() {
+            return;
+        }
+        self.tally.started += 1;
+        let started = Instant::now();
+        // Non-blocking: the connect completes (or fails) later, and either
+        // way the socket becomes readable, which is all we wait for.
+        let connected = TcpStream::connect(self.target).and_then(|mut socket| {
+            self.poll
+                .registry()
+                .register(&mut socket, Token(slot), Interest::READABLE)?;
+            Ok(socket)
+        });
+        match connected {
+            Ok(socket) => {
+                self.slots[slot] = Some(Connection {
+                    socket,
+                    started,
+                    heard: started,
+                    received: 0,
+                    differs_at: None,
+                });
+                self.open += 1;
+            }
+            Err(error) => {
+                self.tally.fail(Failure::of(&error), error.to_string());
+                self.paused.push_back((started + RETRY_PAUSE, slot));
+            }
+        }
+    }
+
+    /// Closes the connection in `slot` and counts how it ended. No
+    /// deregistering: closing a socket takes it out of the poller, and that
+    /// saves a system call per connection.
+    fn finish(&mut self, slot: usize, progress: Progress) {
+        let Some(connection) = self.slots[slot].take() else {
+            return;
+        };
+        self.open -= 1;
+        match progress {
+            Progress::Poem => {
+                self.tally.completed += 1;
+                let micros = connection.started.elapsed().as_micros();
+                self.tally
+                    .latencies
+                    .push(u32::try_from(micros).unwrap_or(u32::MAX));
+            }
+            Progress::Failed(failure, message) => self.tally.fail(failure, message),
+            Progress::Waiting => {}
+        }
+    }
+
+    /// Fails the connections that have heard nothing for [`IDLE_LIMIT`].
+    fn sweep(&mut self, starting: bool) {
+        let now = Instant::now();
+        for slot in 0..self.slots.len() {
+            let idle = self.slots[slot]
+                .as_ref()
+                .is_some_and(|connection| now.duration_since(connection.heard) > IDLE_LIMIT);
+            if idle {
+                let message = format!("nothing heard for {} s", IDLE_LIMIT.as_secs());
+                self.finish(slot, Progress::Failed(Failure::TimedOut, message));
+                self.start_if(slot, starting);
+            }
+        }
+    }
+
+    /// The run is over and these connections did not finish in time.
+    fn give_up_on_open(&mut self) {
+        for slot in 0..self.slots.len() {
+            if self.slots[slot].is_some() {
+                let message = format!(
+                    "still open {} s after the run ended",
+                    FINISH_LIMIT.as_secs()
+                );
+                self.finish(slot, Progress::Failed(Failure::TimedOut, message));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The report.
+// ---------------------------------------------------------------------------
+
+impl Tally {
+    fn report(&self) {
+        let seconds = self.elapsed.as_secs_f64();
+        let per_second = if seconds > 0.0 {
+            self.completed as f64 / seconds
+        } else {
+            0.0
+        };
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        let p50 = percentile_ms(&sorted, 0.50);
+        let p99 = percentile_ms(&sorted, 0.99);
+        let max = sorted.last().map(|&micros| f64::from(micros) / 1e3);
+        let ms = |value: Option<f64>| value.map_or("-".to_string(), |ms| format!("{ms:.3} ms"));
+
+        println!(
+            "connections  {} completed in {seconds:.2} s ({} started), every byte checked",
+            self.completed, self.started
+        );
+        println!("per second   {per_second:.0}");
+        // When this is near the elapsed time, the load generator, not the
+        // server, set the pace: compare servers by their own CPU instead.
+        let cpu = own_cpu_seconds();
+        if let Some(cpu) = cpu {
+            println!(
+                "own CPU      {cpu:.2} s ({:.0}% of one CPU)",
+                cpu / seconds.max(1e-9) * 100.0
+            );
+        }
+        println!(
+            "latency      p50 {}, p99 {}, max {} (start of connect to end of poem)",
+            ms(p50),
+            ms(p99),
+            ms(max)
+        );
+        let errors = self.errors();
+        if errors == 0 {
+            println!("errors       0");
+        } else {
+            let kinds: Vec<String> = FAILURES
+                .iter()
+                .map(|&(failure, name)| format!("{name} {}", self.failures[failure as usize]))
+                .collect();
+            println!("errors       {errors}: {}", kinds.join(", "));
+            for &(failure, name) in &FAILURES {
+                if let Some(example) = &self.examples[failure as usize] {
+                    eprintln!("poetry-load: {name}, for example: {example}");
+                }
+            }
+        }
+
+        let number = |value: Option<f64>| value.map_or("na".to_string(), |ms| format!("{ms:.3}"));
+        let mut pairs = vec![
+            format!("connections={}", self.completed),
+            format!("seconds={seconds:.3}"),
+            format!("per_second={per_second:.1}"),
+            format!("p50_ms={}", number(p50)),
+            format!("p99_ms={}", number(p99)),
+            format!("max_ms={}", number(max)),
+            format!("concurrency={}", self.concurrency),
+            format!(
+                "cpu_s={}",
+                cpu.map_or("na".to_string(), |s| format!("{s:.2}"))
+            ),
+            format!("started={}", self.started),
+            format!("errors={errors}"),
+        ];
+        for &(failure, name) in &FAILURES {
+            pairs.push(format!("{name}={}", self.failures[failure as usize]));
+        }
+        println!("RESULT {}", pairs.join(" "));
+    }
+}
+
+/// This process's CPU time so far (user and system), from the clock ticks
+/// in `/proc/self/stat`; `None` where that cannot be read.
+fn own_cpu_seconds() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/self/stat").ok()?;
+    // The name (field 2) may hold spaces: count from the `)` that ends it,
+    // after which field 3 comes; utime and stime are fields 14 and 15.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
+    let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
+    Some((utime + stime) as f64 / clock_ticks_per_second() as f64)
+}
+
+/// `getconf CLK_TCK`, or 100 (the value on every common Linux) if it fails.
+fn clock_ticks_per_second() -> u64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .filter(|&ticks| ticks > 0)
+        .unwrap_or(100)
+}
+
+/// The nearest-rank percentile of sorted microseconds, in milliseconds.
+fn percentile_ms(sorted: &[u32], fraction: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (fraction * sorted.len() as f64).ceil() as usize;
+    let index = rank.clamp(1, sorted.len()) - 1;
+    Some(f64::from(sorted[index]) / 1e3)
+}

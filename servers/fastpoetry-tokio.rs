@@ -1,0 +1,136 @@
+//! Part 11: the fast poetry server, written the way a tokio user would
+//! write it. The yardstick for `fastpoetry`, which is the same server on
+//! mini-twisted.
+//!
+//! Every connection gets the whole poem at once and is then closed by the
+//! server. Nothing here is tuned: one thread (`current_thread`), one task
+//! per connection, a plain `write_all`. That is the point of the comparison:
+//! it is what a reader would write instead of using our framework, so it is
+//! the program our framework has to keep up with. The one departure from
+//! the shortest code is the listen backlog, set to 1024 like fastpoetry's,
+//! so that both servers face a burst of connections with the same queue.
+//!
+//! Run it (from the repository root):
+//!
+//! ```text
+//! cargo run --release --bin fastpoetry-tokio -- --port 10000 poetry/ecstasy.txt
+//! ```
+//!
+//! and measure it against `fastpoetry` with `cargo bench --bench servers`.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpSocket};
+
+/// Fast Poetry Server, tokio edition: sends the whole poem to every client
+/// at once, then closes the connection. The same command line and output
+/// as fastpoetry, so that the two can be measured side by side.
+#[derive(Parser)]
+#[command(name = "fastpoetry-tokio")]
+struct Options {
+    /// The port to listen on [default: a free port chosen by the system]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    port: u16,
+
+    /// The network interface to listen on (a name is resolved to its first
+    /// IPv4 address)
+    #[arg(long, default_value = "localhost")]
+    iface: String,
+
+    /// The poem to serve (exactly one file, read once at startup)
+    #[arg(value_name = "POETRY-FILE")]
+    file: PathBuf,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let options = Options::parse();
+
+    // Read once and shared by every connection: an `Arc` clone per client
+    // instead of a copy of the poem.
+    let poem: Arc<[u8]> = match std::fs::read(&options.file) {
+        Ok(bytes) => bytes.into(),
+        Err(error) => {
+            eprintln!(
+                "fastpoetry-tokio: cannot read {}: {error}",
+                options.file.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let listener = match listen(&options) {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!(
+                "fastpoetry-tokio: cannot listen on {}:{}: {error}",
+                options.iface, options.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = match listener.local_addr() {
+        Ok(address) => address,
+        Err(error) => {
+            eprintln!("fastpoetry-tokio: cannot read the listening address: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Serving {} on {address}.", options.file.display());
+    // Whoever started us waits for this line to learn the port: make sure it
+    // leaves now, whatever stdout is connected to.
+    let _ = io::stdout().flush();
+
+    // ANCHOR: accept_loop
+    loop {
+        let (mut socket, _peer) = match listener.accept().await {
+            Ok(connection) => connection,
+            Err(error) => {
+                // Out of file descriptors, for instance. The connections
+                // already open will close and free some: wait a little
+                // rather than spin on the same error.
+                eprintln!("fastpoetry-tokio: accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let poem = Arc::clone(&poem);
+        tokio::spawn(async move {
+            // A client that hangs up early concerns only itself.
+            if let Err(error) = socket.write_all(&poem).await {
+                eprintln!("fastpoetry-tokio: sending failed: {error}");
+            }
+            // Dropping `socket` closes the connection: the end of the poem.
+        });
+    }
+    // ANCHOR_END: accept_loop
+}
+
+/// How many finished handshakes the kernel may queue before we accept them,
+/// the same as fastpoetry's. `TcpListener::bind` would ask for 128 (the
+/// standard library's figure, which mio and so tokio follow), and 1,000
+/// clients connecting at once would overflow that queue: the kernel drops
+/// the overflow, and those clients retry a second later.
+const BACKLOG: u32 = 1024;
+
+/// Listens on the first IPv4 address of `--iface`, as fastpoetry does
+/// (`localhost` often resolves to `::1` first).
+fn listen(options: &Options) -> io::Result<TcpListener> {
+    let address: SocketAddr = (options.iface.as_str(), options.port)
+        .to_socket_addrs()?
+        .find(SocketAddr::is_ipv4)
+        .ok_or_else(|| io::Error::other(format!("{} has no IPv4 address", options.iface)))?;
+    let socket = TcpSocket::new_v4()?;
+    // As `bind` does: a restarted server may reuse the port at once, even
+    // with the last run's connections in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(BACKLOG)
+}

@@ -1,0 +1,184 @@
+//! Part 11: the load generator, and the tokio server fastpoetry is measured
+//! against, run as real programs. Counts and verdicts only: how fast is
+//! `cargo bench --bench servers`'s business.
+
+mod common;
+
+use std::collections::HashMap;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use common::{dead_port, lines, port_of, Background, LIMIT};
+use predicates::prelude::*;
+
+const POEM: &str = "poetry/ecstasy.txt";
+
+/// `fastpoetry-tokio` serving `poem` on a free port, killed when dropped.
+fn tokio_server(poem: &str) -> (Background, u16) {
+    let mut server = Background::start(
+        assert_cmd::cargo::cargo_bin!("fastpoetry-tokio"),
+        &["--port", "0", poem],
+    );
+    let first = server.next_line();
+    let port = port_of(&first);
+    assert_eq!(first, format!("Serving {poem} on 127.0.0.1:{port}."));
+    (server, port)
+}
+
+/// What a run of `poetry-load` ended with.
+struct Run {
+    code: Option<i32>,
+    /// The pairs of its RESULT line.
+    result: HashMap<String, String>,
+    stderr: String,
+}
+
+impl Run {
+    fn count(&self, key: &str) -> u64 {
+        self.result
+            .get(key)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no count {key} in {:?}", self.result))
+    }
+}
+
+fn poetry_load(args: &[&str]) -> Run {
+    let output = cargo_bin_cmd!("poetry-load")
+        .args(args)
+        .timeout(LIMIT)
+        .output()
+        .unwrap();
+    let stdout = lines(&output.stdout);
+    let last = stdout.last().cloned().unwrap_or_default();
+    let pairs = last
+        .strip_prefix("RESULT ")
+        .unwrap_or_else(|| panic!("the last line is not a RESULT line: {stdout:#?}"));
+    Run {
+        code: output.status.code(),
+        result: pairs
+            .split_whitespace()
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn every_connection_gets_the_whole_poem_from_the_tokio_server() {
+    let (_server, port) = tokio_server(POEM);
+    let run = poetry_load(&[
+        &port.to_string(),
+        "--concurrency",
+        "10",
+        "--seconds",
+        "1",
+        "--max-connections",
+        "2000",
+        "--poem",
+        POEM,
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.count("errors"), 0, "{}", run.stderr);
+    assert!(run.count("connections") > 0);
+    // Every connection started was finished and checked: none was lost.
+    assert_eq!(run.count("connections"), run.count("started"));
+    assert!(run.count("started") <= 2000);
+}
+
+#[test]
+fn a_dead_port_counts_refused_connections() {
+    let port = dead_port();
+    let run = poetry_load(&[
+        &port.to_string(),
+        "--concurrency",
+        "2",
+        "--max-connections",
+        "10",
+        "--poem",
+        POEM,
+    ]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.count("connections"), 0);
+    assert_eq!(run.count("refused"), 10);
+    assert_eq!(run.count("errors"), 10);
+    assert!(run.stderr.contains("refused"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn a_different_poem_counts_mismatches() {
+    let (_server, port) = tokio_server(POEM);
+    let run = poetry_load(&[
+        &port.to_string(),
+        "--max-connections",
+        "20",
+        "--poem",
+        "poetry/science.txt",
+    ]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.count("connections"), 0);
+    assert_eq!(run.count("mismatched"), 20);
+    assert_eq!(run.count("errors"), 20);
+}
+
+#[test]
+fn fastpoetry_tokio_says_which_file_it_cannot_read() {
+    cargo_bin_cmd!("fastpoetry-tokio")
+        .args(["--port", "0", "poetry/no-such-poem.txt"])
+        .timeout(LIMIT)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "fastpoetry-tokio: cannot read poetry/no-such-poem.txt: ",
+        ));
+}
+
+#[test]
+fn poetry_load_refuses_a_bad_command_line_before_sending_anything() {
+    let cases: [&[&str]; 6] = [
+        &["ten", "--poem", POEM],
+        &["10000"],
+        &["10000", "--poem", "poetry/no-such-poem.txt"],
+        &["10000", "--poem", POEM, "--concurrency", "0"],
+        &["10000", "--poem", POEM, "--seconds", "-1"],
+        // Not this machine: a documentation address, never contacted.
+        &["192.0.2.1:10000", "--poem", POEM],
+    ];
+    for args in cases {
+        cargo_bin_cmd!("poetry-load")
+            .args(args)
+            .timeout(LIMIT)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("panicked").not());
+    }
+}
+
+#[test]
+fn a_server_that_resets_counts_resets() {
+    // A server that accepts and hangs up with a reset, not a close: a
+    // linger of zero makes the kernel send RST instead of FIN.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for _ in 0..5 {
+            let Ok((socket, _)) = listener.accept() else {
+                return;
+            };
+            let _ = socket2::SockRef::from(&socket).set_linger(Some(std::time::Duration::ZERO));
+        }
+    });
+    let run = poetry_load(&[
+        &port.to_string(),
+        "--concurrency",
+        "1",
+        "--max-connections",
+        "5",
+        "--poem",
+        POEM,
+    ]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.count("reset"), 5, "{}", run.stderr);
+    assert_eq!(run.count("errors"), 5);
+}
