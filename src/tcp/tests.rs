@@ -617,7 +617,9 @@ fn abort_closes_at_once_and_the_protocol_hears_it_was_lost() {
     let client = thread::spawn(move || {
         let mut stream = connect(port);
         // Read only once the server has given up on the connection.
-        wait_for_abort.recv_timeout(LIMIT).expect("the server aborts");
+        wait_for_abort
+            .recv_timeout(LIMIT)
+            .expect("the server aborts");
         let mut got = Vec::new();
         let _ = stream.read_to_end(&mut got); // may end in a reset
         done();
