@@ -36,7 +36,7 @@ use std::cell::{Cell, RefCell};
 use std::error::Error;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -184,18 +184,11 @@ fn is_would_block(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::WouldBlock
 }
 
-/// Resolves `host:port`, preferring IPv4 (so `localhost` means 127.0.0.1,
-/// where the poetry servers listen). May block on a real DNS lookup; for
-/// the addresses in this book it never does.
-fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
-    let addresses: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
-    addresses
-        .iter()
-        .find(|address| address.is_ipv4())
-        .or(addresses.first())
-        .copied()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}")))
-}
+// Host names are looked up with the same helper Part 2's programs use
+// (preferring IPv4, so that `localhost` means 127.0.0.1, where the poetry
+// servers listen). The lookup may block on real DNS; for the addresses in
+// this book it never does.
+use crate::poetry::resolve;
 
 // ---------------------------------------------------------------------------
 // The connection: a socket, its protocol, and the bytes waiting to go.
