@@ -22,6 +22,7 @@
 //! framework solves before meeting the framework. They share only the small
 //! domain helpers in [`poetry`], which are not part of the framework.
 
+pub mod defer;
 pub mod failure;
 pub mod log;
 pub mod poetry;
@@ -30,5 +31,6 @@ pub mod reactor;
 pub mod tcp;
 pub mod testing;
 
+pub use defer::{deferred, Deferred, Trigger};
 pub use failure::Failure;
 pub use reactor::Reactor;

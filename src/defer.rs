@@ -1,0 +1,467 @@
+//! Parts 7 to 9, 13 and 14: the Deferred, a result that is not there yet.
+//!
+//! Making a Deferred gives two handles:
+//!
+//! - the chain, [`Deferred<T>`], which whoever wants the result extends
+//!   with callbacks and errbacks; each `add_*` takes the chain and gives it
+//!   back, so a callback may change the type of the value it passes on;
+//! - the [`Trigger<T>`], which the code that will produce the result keeps,
+//!   and fires once with a value ([`Trigger::callback`]) or a failure
+//!   ([`Trigger::errback`]).
+//!
+//! Firing takes the trigger by value, so firing twice does not compile:
+//! Twisted's run-time `AlreadyCalledError` becomes a compile-time "use of
+//! moved value" (`tests/ui/fire_twice.rs` keeps the compiler's word for it).
+//!
+//! # The rules (each one has a test below)
+//!
+//! - The chain is a list of pairs, a callback and an errback. Firing runs
+//!   them in order, at once, on the caller's stack: a Deferred needs no
+//!   reactor and makes nothing asynchronous by itself.
+//! - Each stage gets the previous stage's outcome. A value goes to the next
+//!   callback; a failure (returned, or a panic inside the stage) goes to
+//!   the next errback. An errback that returns a value recovers: the next
+//!   stage is a callback again.
+//! - `add_callback` pairs the callback with an errback that passes the
+//!   failure on; `add_errback` the other way round; `add_both` uses one
+//!   function for both.
+//! - A stage added to a Deferred that has already fired runs at once.
+//! - A stage that returns another Deferred pauses this chain until that one
+//!   fires; its outcome then continues this chain, at any depth.
+//! - [`Deferred::pause`] holds the chain (even when fired) until as many
+//!   [`Deferred::unpause`] calls.
+//! - A failure still waiting at the end of the chain when the chain can no
+//!   longer be extended (its last handle dropped, and the trigger used) is
+//!   reported on stderr as "Unhandled error in Deferred". That is Rust's
+//!   `Drop` standing in for Python's garbage collector.
+//!
+//! # Inside
+//!
+//! The handles are typed; the shared state behind them is not: values
+//! travel as `Box<dyn Any>` between stages, and each stage downcasts to the
+//! type its signature promised. The public API never shows an `Any`.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::error::Error;
+use std::fmt;
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+use crate::failure::Failure;
+use crate::log;
+
+type Value = Box<dyn Any>;
+type Erased = Result<Value, Failure>;
+
+/// What a stage produced: an outcome now, or another chain to wait for.
+enum Next {
+    Now(Erased),
+    Wait(Rc<Core>),
+}
+
+type Stage = Box<dyn FnOnce(Erased) -> Next>;
+
+/// The state both handles share.
+struct Core {
+    state: RefCell<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The current outcome: `None` before firing, and while a stage runs
+    /// or the chain waits for another Deferred.
+    result: Option<Erased>,
+    stages: VecDeque<Stage>,
+    running: bool,
+    paused: usize,
+    /// Waiting for a Deferred that a stage returned.
+    waiting: bool,
+}
+
+impl Core {
+    fn new() -> Rc<Core> {
+        Rc::new(Core {
+            state: RefCell::default(),
+        })
+    }
+
+    fn push(self: &Rc<Self>, stage: Stage) {
+        self.state.borrow_mut().stages.push_back(stage);
+        run(self);
+    }
+
+    fn fire(self: &Rc<Self>, outcome: Erased) {
+        self.state.borrow_mut().result = Some(outcome);
+        run(self);
+    }
+}
+
+// ANCHOR: run
+/// Runs stages while there is an outcome to give them and nothing holds the
+/// chain. No borrow of the state is held while a stage runs, so a stage may
+/// add to other chains or fire other triggers.
+fn run(core: &Rc<Core>) {
+    loop {
+        let (stage, input) = {
+            let mut state = core.state.borrow_mut();
+            if state.running || state.paused > 0 || state.waiting || state.result.is_none() {
+                return;
+            }
+            let Some(stage) = state.stages.pop_front() else {
+                return;
+            };
+            state.running = true;
+            (stage, state.result.take().expect("checked above"))
+        };
+        // A panic in a stage is a failure like any other.
+        let next = log::catch_panic(move || stage(input))
+            .unwrap_or_else(|report| Next::Now(Err(Failure::new(Panicked::from(report)))));
+        let mut state = core.state.borrow_mut();
+        state.running = false;
+        match next {
+            Next::Now(outcome) => state.result = Some(outcome),
+            Next::Wait(inner) if Rc::ptr_eq(&inner, core) => {
+                state.result = Some(Err(Failure::new(ChainedToItself)));
+            }
+            Next::Wait(inner) => {
+                // Pause until `inner` fires, then carry on with its outcome.
+                state.waiting = true;
+                drop(state);
+                let outer = Rc::clone(core);
+                inner.push(Box::new(move |outcome| {
+                    {
+                        let mut state = outer.state.borrow_mut();
+                        state.waiting = false;
+                        state.result = Some(outcome);
+                    }
+                    run(&outer);
+                    // The inner chain's outcome has moved on: leave it empty-handed.
+                    Next::Now(Ok(Box::new(())))
+                }));
+                return;
+            }
+        }
+    }
+}
+// ANCHOR_END: run
+
+// ANCHOR: unhandled
+impl Drop for Core {
+    /// Nobody can add an errback any more: a failure left here is lost.
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        if let Some(Err(failure)) = state.result.take() {
+            report_unhandled(&failure);
+        }
+    }
+}
+
+fn report_unhandled(failure: &Failure) {
+    #[cfg(test)]
+    tests::UNHANDLED.with(|seen| seen.borrow_mut().push(failure.to_string()));
+    eprintln!("Unhandled error in Deferred:");
+    eprintln!();
+    eprint!("{}", failure.report());
+}
+// ANCHOR_END: unhandled
+
+// ---------------------------------------------------------------------------
+// The two handles.
+// ---------------------------------------------------------------------------
+
+// ANCHOR: handles
+/// A result that will arrive later: add callbacks and errbacks to it.
+#[must_use = "a Deferred does nothing unless callbacks are added to it"]
+pub struct Deferred<T> {
+    core: Rc<Core>,
+    value: PhantomData<T>,
+}
+
+/// The right to fire a Deferred, once.
+#[must_use = "a Deferred whose trigger is dropped never fires"]
+pub struct Trigger<T> {
+    core: Rc<Core>,
+    value: PhantomData<fn(T)>,
+}
+
+/// A new, unfired Deferred and its trigger (Twisted's `Deferred()`).
+pub fn deferred<T: 'static>() -> (Deferred<T>, Trigger<T>) {
+    let core = Core::new();
+    let trigger = Trigger {
+        core: Rc::clone(&core),
+        value: PhantomData,
+    };
+    (Deferred::from_core(core), trigger)
+}
+// ANCHOR_END: handles
+
+// ANCHOR: trigger
+impl<T: 'static> Trigger<T> {
+    /// Fires the chain with a value: the first callback runs now.
+    pub fn callback(self, value: T) {
+        self.fire(Ok(value));
+    }
+
+    /// Fires the chain with a failure: the first errback runs now. Any
+    /// error converts into a failure.
+    pub fn errback(self, failure: impl Into<Failure>) {
+        self.fire(Err(failure.into()));
+    }
+
+    /// Fires the chain with either.
+    pub fn fire(self, result: Result<T, Failure>) {
+        self.core.fire(result.map(|value| Box::new(value) as Value));
+    }
+}
+// ANCHOR_END: trigger
+
+// ANCHOR: outcome
+/// What a callback or errback may return: a `Result` (the outcome now) or
+/// another `Deferred` (the outcome later).
+pub trait Outcome: 'static {
+    /// The type of the value that goes on down the chain.
+    type Value: 'static;
+
+    /// The outcome as a Deferred, already fired for a `Result`.
+    fn into_deferred(self) -> Deferred<Self::Value>;
+
+    /// This kind of outcome, holding `value`.
+    fn from_value(value: Self::Value) -> Self;
+
+    /// This kind of outcome, holding `failure`.
+    fn from_failure(failure: Failure) -> Self;
+}
+// ANCHOR_END: outcome
+
+impl<U: 'static> Outcome for Result<U, Failure> {
+    type Value = U;
+
+    fn into_deferred(self) -> Deferred<U> {
+        let core = Core::new();
+        core.state.borrow_mut().result = Some(self.map(|value| Box::new(value) as Value));
+        Deferred::from_core(core)
+    }
+
+    fn from_value(value: U) -> Self {
+        Ok(value)
+    }
+
+    fn from_failure(failure: Failure) -> Self {
+        Err(failure)
+    }
+}
+
+impl<U: 'static> Outcome for Deferred<U> {
+    type Value = U;
+
+    fn into_deferred(self) -> Deferred<U> {
+        self
+    }
+
+    fn from_value(value: U) -> Self {
+        succeed(value)
+    }
+
+    fn from_failure(failure: Failure) -> Self {
+        fail(failure)
+    }
+}
+
+/// Turns what a stage returned into the chain's next step. A `Result` is
+/// taken as it is; a Deferred that already holds its outcome is unwrapped
+/// too, so that only a Deferred still to fire makes the chain wait.
+fn next_of<R: Outcome>(returned: R) -> Next {
+    let core = returned.into_deferred().core;
+    let ready = {
+        let mut state = core.state.borrow_mut();
+        let idle = !state.running && state.paused == 0 && !state.waiting;
+        if idle && state.stages.is_empty() {
+            state.result.take()
+        } else {
+            None
+        }
+    };
+    match ready {
+        Some(outcome) => Next::Now(outcome),
+        None => Next::Wait(core),
+    }
+}
+
+/// The value a stage was promised. The typed API guarantees the type; a
+/// mismatch would be a bug in this module, reported as a failure.
+fn take<T: 'static>(value: Value) -> Result<T, Failure> {
+    value
+        .downcast::<T>()
+        .map(|value| *value)
+        .map_err(|_| Failure::new(WrongType(std::any::type_name::<T>())))
+}
+
+// ANCHOR: add_callbacks
+impl<T: 'static> Deferred<T> {
+    fn from_core(core: Rc<Core>) -> Deferred<T> {
+        Deferred {
+            core,
+            value: PhantomData,
+        }
+    }
+
+    /// Adds a pair: `on_value` runs if the chain holds a value at this
+    /// point, `on_failure` if it holds a failure. Both return the same kind
+    /// of outcome, whose value the next stage gets.
+    pub fn add_callbacks<R, F, G>(self, on_value: F, on_failure: G) -> Deferred<R::Value>
+    where
+        R: Outcome,
+        F: FnOnce(T) -> R + 'static,
+        G: FnOnce(Failure) -> R + 'static,
+    {
+        self.core.push(Box::new(move |outcome| match outcome {
+            Ok(value) => match take::<T>(value) {
+                Ok(value) => next_of(on_value(value)),
+                Err(failure) => Next::Now(Err(failure)),
+            },
+            Err(failure) => next_of(on_failure(failure)),
+        }));
+        Deferred::from_core(self.core)
+    }
+
+    /// Adds a callback; a failure passes it by to the next errback.
+    pub fn add_callback<R, F>(self, on_value: F) -> Deferred<R::Value>
+    where
+        R: Outcome,
+        F: FnOnce(T) -> R + 'static,
+    {
+        self.add_callbacks(on_value, R::from_failure)
+    }
+
+    /// Adds an errback; a value passes it by to the next callback. To
+    /// recover, return `Ok(value)`; to pass the failure on, return `Err`.
+    pub fn add_errback<R, G>(self, on_failure: G) -> Deferred<T>
+    where
+        R: Outcome<Value = T>,
+        G: FnOnce(Failure) -> R + 'static,
+    {
+        self.add_callbacks(R::from_value, on_failure)
+    }
+
+    /// Adds one function for both sides, like `finally`: it gets the value
+    /// or the failure as a `Result`.
+    pub fn add_both<R, F>(self, on_either: F) -> Deferred<R::Value>
+    where
+        R: Outcome,
+        F: FnOnce(Result<T, Failure>) -> R + 'static,
+    {
+        self.core.push(Box::new(move |outcome| {
+            let result = outcome.and_then(take::<T>);
+            next_of(on_either(result))
+        }));
+        Deferred::from_core(self.core)
+    }
+    // ANCHOR_END: add_callbacks
+
+    // ANCHOR: pause
+    /// Holds the chain: nothing more runs until [`Deferred::unpause`].
+    pub fn pause(&self) {
+        self.core.state.borrow_mut().paused += 1;
+    }
+
+    /// Releases one `pause`; after the last, the chain carries on at once.
+    pub fn unpause(&self) {
+        {
+            let mut state = self.core.state.borrow_mut();
+            state.paused = state.paused.saturating_sub(1);
+        }
+        run(&self.core);
+    }
+    // ANCHOR_END: pause
+
+    /// Has the chain an outcome yet (fired, and not waiting on another
+    /// Deferred)?
+    pub fn has_result(&self) -> bool {
+        self.core.state.borrow().result.is_some()
+    }
+}
+
+// ANCHOR: shortcuts
+/// A Deferred that already holds `value` (Twisted's `succeed`).
+pub fn succeed<T: 'static>(value: T) -> Deferred<T> {
+    Ok::<T, Failure>(value).into_deferred()
+}
+
+/// A Deferred that already holds `failure` (Twisted's `fail`).
+pub fn fail<T: 'static>(failure: impl Into<Failure>) -> Deferred<T> {
+    Err::<T, Failure>(failure.into()).into_deferred()
+}
+
+/// Calls `f` and gives back a Deferred whatever it returned: a `Result`
+/// becomes a fired Deferred, a Deferred is given back as it is, and a
+/// panic becomes a failed Deferred (Twisted's `maybeDeferred`).
+pub fn maybe_deferred<R, F>(f: F) -> Deferred<R::Value>
+where
+    R: Outcome,
+    F: FnOnce() -> R,
+{
+    match log::catch_panic(f) {
+        Ok(returned) => returned.into_deferred(),
+        Err(report) => fail(Panicked::from(report)),
+    }
+}
+// ANCHOR_END: shortcuts
+
+// ---------------------------------------------------------------------------
+// The errors this module makes.
+// ---------------------------------------------------------------------------
+
+/// A callback or errback panicked; the chain goes on with this failure.
+#[derive(Debug)]
+pub struct Panicked {
+    pub message: String,
+    pub location: Option<String>,
+}
+
+impl From<log::PanicReport> for Panicked {
+    fn from(report: log::PanicReport) -> Panicked {
+        Panicked {
+            message: report.message,
+            location: report.location,
+        }
+    }
+}
+
+impl fmt::Display for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(location) => write!(f, "{} (a panic at {location})", self.message),
+            None => write!(f, "{} (a panic)", self.message),
+        }
+    }
+}
+
+impl Error for Panicked {}
+
+/// A stage returned the very Deferred it belongs to: it would wait forever.
+#[derive(Debug)]
+pub struct ChainedToItself;
+
+impl fmt::Display for ChainedToItself {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a callback returned its own Deferred")
+    }
+}
+
+impl Error for ChainedToItself {}
+
+#[derive(Debug)]
+struct WrongType(&'static str);
+
+impl fmt::Display for WrongType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a Deferred stage expected a {}", self.0)
+    }
+}
+
+impl Error for WrongType {}
+
+#[cfg(test)]
+mod tests;
