@@ -45,6 +45,11 @@ use bytes::{Buf, BytesMut};
 use mio::net::{TcpListener, TcpStream};
 
 use crate::failure::Failure;
+// Host names are looked up with the helper Part 2's programs use (it
+// prefers IPv4, so that `localhost` means 127.0.0.1, where the poetry
+// servers listen). The lookup may block on real DNS; for the addresses in
+// this book it never does.
+use crate::poetry::resolve;
 use crate::protocol::{ClientFactory, Factory, Protocol, Transport};
 use crate::reactor::{
     Disconnect, FileDescriptor, Reactor, ReadDescriptor, WeakReactor, WriteDescriptor,
@@ -184,12 +189,6 @@ fn is_would_block(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::WouldBlock
 }
 
-// Host names are looked up with the same helper Part 2's programs use
-// (preferring IPv4, so that `localhost` means 127.0.0.1, where the poetry
-// servers listen). The lookup may block on real DNS; for the addresses in
-// this book it never does.
-use crate::poetry::resolve;
-
 // ---------------------------------------------------------------------------
 // The connection: a socket, its protocol, and the bytes waiting to go.
 // ---------------------------------------------------------------------------
@@ -218,7 +217,7 @@ struct Connection {
     outgoing: RefCell<BytesMut>,
     state: Cell<State>,
     /// A reason to close that is already decided (an abort, a failed write).
-    doom: RefCell<Option<Disconnect>>,
+    pending_close: RefCell<Option<Disconnect>>,
     /// A protocol method is running: closing waits until it returns.
     busy: Cell<bool>,
     /// Registered as a reader.
@@ -259,7 +258,7 @@ impl Connection {
             protocol: RefCell::new(Some(protocol)),
             outgoing: RefCell::default(),
             state: Cell::new(State::Open),
-            doom: RefCell::default(),
+            pending_close: RefCell::default(),
             busy: Cell::new(false),
             reading: Cell::new(false),
             writing: Cell::new(false),
@@ -297,12 +296,13 @@ impl Connection {
         let transport: Rc<dyn Transport> = Rc::new(TcpTransport {
             connection: Rc::downgrade(self),
             peer: self.peer,
+            host_hint: self.host_hint,
         });
         let made = reactor.catching("connection_made", || {
             self.call_protocol(|protocol| protocol.connection_made(transport))
         });
         if made.is_none() {
-            self.doom("connection_made panicked");
+            self.close_soon("connection_made panicked");
         }
         if let Some(reason) = self.closing_reason() {
             return self.close_now(reactor, reason);
@@ -314,9 +314,9 @@ impl Connection {
     }
     // ANCHOR_END: start
 
-    fn doom(&self, why: &str) {
+    fn close_soon(&self, why: &str) {
         let error = io::Error::new(io::ErrorKind::ConnectionAborted, why.to_string());
-        self.doom
+        self.pending_close
             .borrow_mut()
             .get_or_insert(Disconnect::Lost(error));
     }
@@ -326,7 +326,7 @@ impl Connection {
         if self.state.get() == State::Closed {
             return None;
         }
-        if let Some(reason) = self.doom.borrow_mut().take() {
+        if let Some(reason) = self.pending_close.borrow_mut().take() {
             return Some(reason);
         }
         let drained = self.outgoing.borrow().is_empty();
@@ -380,7 +380,11 @@ impl Connection {
     /// Reads what a cut-short burst left, then closes if it is time.
     fn revisit(&self, reactor: &Reactor) {
         let reason = match self.more_to_read.replace(false) {
-            true => self.do_read(reactor),
+            // A panic here is caught as it would be in the reactor's own
+            // dispatch: it loses this connection, and only this one.
+            true => reactor
+                .catching("do_read", || self.do_read(reactor))
+                .unwrap_or_else(|| Some(Disconnect::Lost(io::Error::other("do_read panicked")))),
             false => None,
         };
         if let Some(reason) = reason.or_else(|| self.closing_reason()) {
@@ -390,7 +394,10 @@ impl Connection {
 
     // ANCHOR: write
     fn write(&self, data: &[u8]) {
-        if self.state.get() == State::Closed || data.is_empty() || self.doom.borrow().is_some() {
+        if self.state.get() == State::Closed
+            || data.is_empty()
+            || self.pending_close.borrow().is_some()
+        {
             return;
         }
         let mut rest = data;
@@ -429,7 +436,7 @@ impl Connection {
 
     /// A write failed: the connection is lost, as soon as it is safe to say.
     fn fail(&self, error: io::Error) {
-        self.doom
+        self.pending_close
             .borrow_mut()
             .get_or_insert(Disconnect::Lost(error));
         self.revisit_later();
@@ -467,7 +474,7 @@ impl Connection {
     fn abort_connection(&self) {
         if self.state.get() != State::Closed {
             self.outgoing.borrow_mut().clear();
-            self.doom("the connection was aborted");
+            self.close_soon("the connection was aborted");
             self.revisit_later();
         }
     }
@@ -485,7 +492,12 @@ impl Connection {
     /// The rest of `do_read` after the socket said end of file.
     fn end_of_file(&self, reactor: &Reactor) -> Option<Disconnect> {
         if self.outgoing.borrow().is_empty() {
-            return Some(self.doom.borrow_mut().take().unwrap_or(Disconnect::Done));
+            return Some(
+                self.pending_close
+                    .borrow_mut()
+                    .take()
+                    .unwrap_or(Disconnect::Done),
+            );
         }
         // The peer is done sending but may still be reading: finish
         // writing first, so that no byte written is lost.
@@ -504,6 +516,11 @@ impl ReadDescriptor for Connection {
             if self.state.get() == State::Closed || !self.reading.get() {
                 return None;
             }
+            // An abort or a failed write decided while no protocol method
+            // was running: close now, before delivering anything more.
+            if self.pending_close.borrow().is_some() {
+                return self.closing_reason();
+            }
             // The borrow of the socket ends before the protocol runs.
             let read = match self.socket.borrow_mut().as_mut() {
                 Some(socket) => socket.read(&mut buffer),
@@ -512,8 +529,10 @@ impl ReadDescriptor for Connection {
             match read {
                 Ok(0) => return self.end_of_file(reactor),
                 Ok(n) => {
-                    // After lose_connection, what arrives is not wanted.
-                    if self.state.get() == State::Open {
+                    // After lose_connection, what arrives is not wanted. It
+                    // is still read (Twisted stops reading instead), so that
+                    // the peer's end of file or reset is noticed.
+                    if self.state.get() == State::Open && self.pending_close.borrow().is_none() {
                         self.call_protocol(|protocol| protocol.data_received(&buffer[..n]));
                     }
                     if let Some(reason) = self.closing_reason() {
@@ -566,6 +585,8 @@ impl FileDescriptor for Connection {
 struct TcpTransport {
     connection: Weak<Connection>,
     peer: SocketAddr,
+    /// What `host` says once the connection is gone (see `host_hint`).
+    host_hint: SocketAddr,
 }
 
 impl Transport for TcpTransport {
@@ -594,7 +615,7 @@ impl Transport for TcpTransport {
     fn host(&self) -> SocketAddr {
         match self.connection.upgrade() {
             Some(connection) => connection.host(),
-            None => SocketAddr::from(([0, 0, 0, 0], 0)),
+            None => self.host_hint,
         }
     }
 }
@@ -748,6 +769,9 @@ struct ConnectorInner {
     factory: Rc<dyn ClientFactory>,
     reactor: WeakReactor,
     state: Cell<ConnectorState>,
+    /// `disconnect` was called while connecting: the failure is on its way,
+    /// and a connection that completes meanwhile is dropped unseen.
+    cancelled: Cell<bool>,
     /// Held weakly: the reactor owns the attempt while it is registered.
     attempt: RefCell<Weak<Attempt>>,
     connection: RefCell<Weak<Connection>>,
@@ -768,6 +792,9 @@ impl Connector {
         };
         match self.inner.state.get() {
             ConnectorState::Connecting => {
+                if self.inner.cancelled.replace(true) {
+                    return; // already cancelled
+                }
                 if let Some(attempt) = self.inner.attempt.borrow().upgrade() {
                     reactor.remove_writer(&*attempt);
                     attempt.socket.borrow_mut().take();
@@ -788,7 +815,7 @@ impl Connector {
     }
 
     fn connected(&self, reactor: &Reactor, socket: TcpStream, peer: SocketAddr) {
-        if self.inner.state.get() != ConnectorState::Connecting {
+        if self.inner.state.get() != ConnectorState::Connecting || self.inner.cancelled.get() {
             return;
         }
         let factory = &self.inner.factory;
@@ -797,6 +824,10 @@ impl Connector {
             let error = io::Error::other("build_protocol panicked");
             return self.failed(reactor, error, false);
         };
+        // `build_protocol` itself may have called `disconnect`.
+        if self.inner.cancelled.get() {
+            return;
+        }
         self.inner.state.set(ConnectorState::Connected);
         let host = socket.local_addr().unwrap_or(peer);
         let connection = Connection::new(reactor, socket, peer, host, protocol, Some(self.clone()));
@@ -806,9 +837,11 @@ impl Connector {
 
     // ANCHOR: failed
     fn failed(&self, reactor: &Reactor, error: io::Error, cancelled: bool) {
-        if self.inner.state.replace(ConnectorState::Disconnected) == ConnectorState::Disconnected {
+        // Only an attempt can fail, and only once.
+        if self.inner.state.get() != ConnectorState::Connecting {
             return;
         }
+        self.inner.state.set(ConnectorState::Disconnected);
         let destination = self.inner.destination.clone();
         let failure = Failure::without_backtrace(ConnectError {
             destination,
@@ -910,11 +943,18 @@ impl Reactor {
                 factory,
                 reactor: self.downgrade(),
                 state: Cell::new(ConnectorState::Connecting),
+                cancelled: Cell::new(false),
                 attempt: RefCell::default(),
                 connection: RefCell::default(),
             }),
         };
-        connector.inner.factory.started_connecting(&connector);
+        let factory = &connector.inner.factory;
+        self.catching("started_connecting", || {
+            factory.started_connecting(&connector)
+        });
+        if connector.inner.cancelled.get() {
+            return connector; // disconnected already: the failure is on its way
+        }
         let attempt = resolve(host, port)
             .and_then(TcpStream::connect)
             .map(|socket| {

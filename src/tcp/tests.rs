@@ -650,3 +650,132 @@ fn connections_still_open_when_the_reactor_stops_hear_connection_lost() {
         ["the connection was lost: the reactor stopped"]
     );
 }
+
+/// A client factory that cancels its own connection, either as soon as it
+/// starts or from inside `build_protocol`, and records what it hears.
+struct Canceller {
+    in_build: bool,
+    connector: RefCell<Option<Connector>>,
+    heard: Rc<RefCell<Vec<String>>>,
+    reactor: Reactor,
+}
+
+struct Heard(Rc<RefCell<Vec<String>>>);
+
+impl Protocol for Heard {
+    fn connection_made(&mut self, _transport: Rc<dyn Transport>) {
+        self.0.borrow_mut().push("made".into());
+    }
+}
+
+impl Factory for Canceller {
+    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+        self.heard.borrow_mut().push("build".into());
+        if let Some(connector) = self.connector.borrow_mut().take() {
+            connector.disconnect();
+        }
+        Box::new(Heard(self.heard.clone()))
+    }
+}
+
+impl ClientFactory for Canceller {
+    fn started_connecting(&self, connector: &Connector) {
+        if self.in_build {
+            *self.connector.borrow_mut() = Some(connector.clone());
+        } else {
+            connector.disconnect();
+        }
+    }
+
+    fn client_connection_failed(&self, _connector: &Connector, reason: Failure) {
+        self.heard.borrow_mut().push(format!("failed: {reason}"));
+        let reactor = self.reactor.clone();
+        // Give a wrongly completed connection time to show itself.
+        self.reactor
+            .call_later(Duration::from_millis(50), move |_| reactor.stop());
+    }
+
+    fn client_connection_lost(&self, _connector: &Connector, reason: Failure) {
+        self.heard.borrow_mut().push(format!("lost: {reason}"));
+    }
+}
+
+#[test]
+fn a_connection_cancelled_early_only_ever_fails() {
+    for in_build in [false, true] {
+        let reactor = Reactor::new().unwrap();
+        let (port, _) = serve(&reactor, b"poem".to_vec(), 1, false);
+        let heard = Rc::new(RefCell::new(Vec::new()));
+        let factory = Rc::new(Canceller {
+            in_build,
+            connector: RefCell::default(),
+            heard: heard.clone(),
+            reactor: reactor.clone(),
+        });
+        reactor.connect_tcp("127.0.0.1", port, factory);
+        run_bounded(&reactor);
+        let heard = heard.borrow();
+        let failed = format!("failed: the connection to 127.0.0.1:{port} was cancelled");
+        let expected: Vec<String> = if in_build {
+            vec!["build".into(), failed]
+        } else {
+            vec![failed]
+        };
+        assert_eq!(*heard, expected, "cancelled in build_protocol: {in_build}");
+    }
+}
+
+#[test]
+fn a_panic_in_a_later_read_burst_still_loses_the_connection() {
+    // More than one burst of reads: the client sends far more than 64 reads.
+    const SIZE: usize = 8 * 1024 * 1024;
+    struct PanicLater {
+        calls: usize,
+        seen: Rc<Seen>,
+    }
+    impl Protocol for PanicLater {
+        fn data_received(&mut self, _data: &[u8]) {
+            self.calls += 1;
+            if self.calls == 100 {
+                panic!("falls down on the 100th chunk");
+            }
+            self.seen.made.set(self.calls);
+        }
+        fn connection_lost(&mut self, reason: Failure) {
+            self.seen.record_loss(&reason);
+        }
+    }
+    struct PanicLaterFactory(Rc<Seen>);
+    impl Factory for PanicLaterFactory {
+        fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+            Box::new(PanicLater {
+                calls: 0,
+                seen: self.0.clone(),
+            })
+        }
+    }
+    let reactor = Reactor::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let factory = Rc::new(PanicLaterFactory(seen.clone()));
+    let port = reactor
+        .listen_tcp(0, factory, "127.0.0.1")
+        .unwrap()
+        .host()
+        .port();
+    let done = stop_after(&reactor, 1);
+    let client = thread::spawn(move || {
+        let mut stream = connect(port);
+        // Write everything at once, so that the server has a backlog to read.
+        let _ = stream.write_all(&pattern(SIZE));
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest); // the server closes on us
+        done();
+    });
+    run_bounded(&reactor);
+    client.join().unwrap();
+    assert_eq!(seen.made.get(), 99, "no chunk is delivered after the panic");
+    assert_eq!(
+        *seen.lost.borrow(),
+        ["the connection was lost: do_read panicked"]
+    );
+}

@@ -1,0 +1,15 @@
+//! Part 7: firing a Deferred with `callback`, then (in the original) again
+//! with `errback`. Here the second fire does not compile; see `twice.rs`.
+//!
+//! ```text
+//! cargo run --bin defer-5
+//! ```
+
+#[path = "twice.rs"]
+mod twice;
+
+use twice::{fire_once, Fire};
+
+fn main() {
+    fire_once("defer-5", Fire::Callback, Fire::Errback);
+}
