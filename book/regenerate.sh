@@ -147,4 +147,26 @@ rm "$out5/all.txt"
 "$bin/get-poetry-3-1" "$dead" 2>&1 | sed "$dead_sed" | sed "s/:10003:/:10004:/; s/:10003\b/:10004/" > "$out6/get-poetry-3-1.txt"
 env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$bin/failure-examples" > "$out6/failure-examples.txt"
 
+out8=book/src/transcripts/part08
+mkdir -p "$out8"
+"$bin/get-poetry-4" "${ports[@]}" "$dead" 2>&1 >/dev/null | sed "$dead_sed" > "$out8/get-poetry-4.txt"
+"$bin/get-poetry-4-stack" "${ports[1]}" > "$out8/get-poetry-4-stack.txt"
+
+# ---------------------------------------------------------------------------
+# Parts 7 to 9: the Deferred demos. They need no server; stderr is kept
+# where the demo's point is on it. (The compiler's refusal to fire twice is
+# included straight from tests/ui/fire_twice.stderr, which trybuild checks.)
+# ---------------------------------------------------------------------------
+out7=book/src/transcripts/part07
+out8=book/src/transcripts/part08
+out9=book/src/transcripts/part09
+mkdir -p "$out7" "$out8" "$out9"
+for demo in defer-1 defer-2 defer-3 defer-4 defer-6 defer-8 defer-9; do
+    "$bin/$demo" > "$out7/$demo.txt" 2>&1
+done
+"$bin/defer-block" --pace 0 > "$out8/defer-block.txt"
+env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$bin/defer-unhandled" > "$out9/defer-unhandled.txt" 2>&1
+"$bin/defer-10" > "$out9/defer-10.txt"
+"$bin/defer-11" > "$out9/defer-11.txt"
+
 echo "Wrote the transcripts under book/src/transcripts and the timelines under book/src/images."

@@ -1,0 +1,127 @@
+//! Part 8: client 4.0. `get_poetry` returns a Deferred.
+//!
+//! Client 3.1 took two functions and promised to call one of them. This
+//! `get_poetry` takes none: it returns a `Deferred<String>`, and the caller
+//! adds whatever callbacks and errbacks it likes. The factory keeps the
+//! trigger and takes it out when it fires, so it cannot fire twice even by
+//! mistake (the compiler sees to that) and does not keep the chain alive
+//! afterwards.
+//!
+//! ```text
+//! cargo run --bin get-poetry-4 -- 10000 10001 10002
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use clap::Parser;
+use mini_twisted::poetry::Servers;
+use mini_twisted::protocol::{ClientFactory, Factory, Protocol};
+use mini_twisted::reactor::ReactorError;
+use mini_twisted::tcp::Connector;
+use mini_twisted::{deferred, Deferred, Failure, Reactor, Trigger};
+
+/// Get Poetry Now! Client 4.0: get_poetry returns a Deferred.
+#[derive(Parser)]
+#[command(name = "get-poetry-4")]
+struct Options {
+    #[command(flatten)]
+    servers: Servers,
+}
+
+// ANCHOR: get_poetry
+/// The trigger of one download's Deferred, until it is used.
+type Pending = Rc<RefCell<Option<Trigger<String>>>>;
+
+struct PoetryProtocol {
+    poem: Vec<u8>,
+    pending: Pending,
+}
+
+impl Protocol for PoetryProtocol {
+    fn data_received(&mut self, data: &[u8]) {
+        self.poem.extend_from_slice(data);
+    }
+
+    fn connection_lost(&mut self, _reason: Failure) {
+        // Take the trigger out: whoever fires it is the last to hold it.
+        if let Some(trigger) = self.pending.borrow_mut().take() {
+            trigger.callback(String::from_utf8_lossy(&self.poem).into_owned());
+        }
+    }
+}
+
+struct PoetryClientFactory {
+    pending: Pending,
+}
+
+impl Factory for PoetryClientFactory {
+    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+        Box::new(PoetryProtocol {
+            poem: Vec::new(),
+            pending: Rc::clone(&self.pending),
+        })
+    }
+}
+
+impl ClientFactory for PoetryClientFactory {
+    fn client_connection_failed(&self, _connector: &Connector, reason: Failure) {
+        if let Some(trigger) = self.pending.borrow_mut().take() {
+            trigger.errback(reason);
+        }
+    }
+}
+
+/// Downloads a poem from `host:port`. The Deferred fires with the poem, or
+/// with the failure that prevented it.
+fn get_poetry(reactor: &Reactor, host: &str, port: u16) -> Deferred<String> {
+    let (d, trigger) = deferred();
+    let factory = PoetryClientFactory {
+        pending: Rc::new(RefCell::new(Some(trigger))),
+    };
+    reactor.connect_tcp(host, port, Rc::new(factory));
+    d
+}
+// ANCHOR_END: get_poetry
+
+// ANCHOR: main
+fn main() -> Result<(), ReactorError> {
+    let options = Options::parse();
+    options.servers.require::<Options>();
+    mini_twisted::log::init();
+    let reactor = Reactor::new()?;
+
+    let addresses = &options.servers.addresses;
+    let poems = Rc::new(RefCell::new(Vec::new()));
+    let done = Rc::new(Cell::new(0));
+    for address in addresses {
+        let (poems, done, total) = (Rc::clone(&poems), Rc::clone(&done), addresses.len());
+        let stopper = reactor.clone();
+        let _d = get_poetry(&reactor, &address.host, address.port)
+            .add_callbacks(
+                move |poem| {
+                    poems.borrow_mut().push(poem);
+                    Ok(())
+                },
+                |failure| {
+                    eprintln!("Poem failed: {failure}");
+                    Ok(())
+                },
+            )
+            .add_both(move |_| {
+                done.set(done.get() + 1);
+                if done.get() == total {
+                    stopper.stop();
+                }
+                Ok(())
+            });
+    }
+    reactor.run()?;
+
+    for poem in poems.borrow().iter() {
+        println!("{poem}");
+    }
+    Ok(())
+}
+// ANCHOR_END: main
