@@ -24,7 +24,9 @@ fn client_4_prints_every_poem_and_reports_a_dead_server() {
     }
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        format!("Poem failed: cannot connect to 127.0.0.1:{dead}: Connection refused (os error 111)\n")
+        format!(
+            "Poem failed: cannot connect to 127.0.0.1:{dead}: Connection refused (os error 111)\n"
+        )
     );
 }
 
