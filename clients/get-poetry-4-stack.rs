@@ -14,17 +14,12 @@
 //! ```
 
 use std::backtrace::Backtrace;
-use std::cell::RefCell;
-use std::net::SocketAddr;
-use std::rc::Rc;
 
 use clap::Parser;
 use mini_twisted::log::describe_stack;
 use mini_twisted::poetry::Servers;
-use mini_twisted::protocol::{ClientFactory, Factory, Protocol};
 use mini_twisted::reactor::ReactorError;
-use mini_twisted::tcp::Connector;
-use mini_twisted::{deferred, Deferred, Failure, Reactor, Trigger};
+use mini_twisted::{Failure, Reactor};
 
 /// Prints the call stack from inside a Deferred's callback, then exits.
 #[derive(Parser)]
@@ -38,58 +33,13 @@ struct Options {
     servers: Servers,
 }
 
-/// The trigger of one download's Deferred, until it is used.
-type Pending = Rc<RefCell<Option<Trigger<String>>>>;
+// Client 4.0's own get_poetry, borrowed from its file rather than copied.
+#[path = "get-poetry-4.rs"]
+#[allow(dead_code)]
+mod client_4;
 
-struct PoetryProtocol {
-    poem: Vec<u8>,
-    pending: Pending,
-}
+use client_4::get_poetry;
 
-impl Protocol for PoetryProtocol {
-    fn data_received(&mut self, data: &[u8]) {
-        self.poem.extend_from_slice(data);
-    }
-
-    fn connection_lost(&mut self, _reason: Failure) {
-        // Take the trigger out: whoever fires it is the last to hold it.
-        if let Some(trigger) = self.pending.borrow_mut().take() {
-            trigger.callback(String::from_utf8_lossy(&self.poem).into_owned());
-        }
-    }
-}
-
-struct PoetryClientFactory {
-    pending: Pending,
-}
-
-impl Factory for PoetryClientFactory {
-    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
-        Box::new(PoetryProtocol {
-            poem: Vec::new(),
-            pending: Rc::clone(&self.pending),
-        })
-    }
-}
-
-impl ClientFactory for PoetryClientFactory {
-    fn client_connection_failed(&self, _connector: &Connector, reason: Failure) {
-        if let Some(trigger) = self.pending.borrow_mut().take() {
-            trigger.errback(reason);
-        }
-    }
-}
-
-/// Downloads a poem from `host:port`. The Deferred fires with the poem, or
-/// with the failure that prevented it.
-fn get_poetry(reactor: &Reactor, host: &str, port: u16) -> Deferred<String> {
-    let (d, trigger) = deferred();
-    let factory = PoetryClientFactory {
-        pending: Rc::new(RefCell::new(Some(trigger))),
-    };
-    reactor.connect_tcp(host, port, Rc::new(factory));
-    d
-}
 // ANCHOR: main
 fn main() -> Result<(), ReactorError> {
     let options = Options::parse();

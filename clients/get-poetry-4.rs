@@ -75,7 +75,7 @@ impl ClientFactory for PoetryClientFactory {
 
 /// Downloads a poem from `host:port`. The Deferred fires with the poem, or
 /// with the failure that prevented it.
-fn get_poetry(reactor: &Reactor, host: &str, port: u16) -> Deferred<String> {
+pub fn get_poetry(reactor: &Reactor, host: &str, port: u16) -> Deferred<String> {
     let (d, trigger) = deferred();
     let factory = PoetryClientFactory {
         pending: Rc::new(RefCell::new(Some(trigger))),
