@@ -152,6 +152,17 @@ mkdir -p "$out8"
 "$bin/get-poetry-4" "${ports[@]}" "$dead" 2>&1 >/dev/null | sed "$dead_sed" > "$out8/get-poetry-4.txt"
 "$bin/get-poetry-4-stack" "${ports[1]}" > "$out8/get-poetry-4-stack.txt"
 
+# Part 10: the three outcomes of the cummingsifier, one seed each, against
+# the server of science.txt.
+out10=book/src/transcripts/part10
+mkdir -p "$out10"
+for client in get-poetry-5 get-poetry-5-1; do
+    for seed in 2 3 0; do
+        echo "\$ cargo run --bin $client -- --seed $seed 10002"
+        "$bin/$client" --seed "$seed" "${ports[2]}" 2>&1
+    done > "$out10/$client.txt"
+done
+
 # ---------------------------------------------------------------------------
 # Parts 7 to 9: the Deferred demos. They need no server; stderr is kept
 # where the demo's point is on it. (The compiler's refusal to fire twice is

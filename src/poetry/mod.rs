@@ -8,9 +8,11 @@
 //! - [`Servers`] and [`ClientArgs`]: the command lines the clients share.
 //! - [`parse_seconds`]: options given in seconds, such as `--delay 0.1`.
 //! - [`poem_file`]: the one poem file a server serves.
+//! - [`cummingsify`]: Part 10's unreliable poem transformer.
 
 mod address;
 mod client;
+pub mod cummingsify;
 mod elapsed;
 mod timeline;
 
