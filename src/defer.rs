@@ -89,12 +89,28 @@ impl Core {
 
     fn push(self: &Rc<Self>, stage: Stage) {
         self.state.borrow_mut().stages.push_back(stage);
-        run(self);
+        run_and_resume(self);
     }
 
     fn fire(self: &Rc<Self>, outcome: Erased) {
         self.state.borrow_mut().result = Some(outcome);
-        run(self);
+        run_and_resume(self);
+    }
+}
+
+thread_local! {
+    /// Chains whose inner Deferred has just fired, waiting to carry on.
+    static RESUMED: RefCell<VecDeque<Rc<Core>>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// Runs `core`, then every chain that its run (or theirs) resumed, in a
+/// loop rather than by recursion: a chain of a hundred thousand Deferreds,
+/// each waiting on the next, resumes without growing the stack. Everything
+/// still happens before this returns, so firing stays synchronous.
+fn run_and_resume(core: &Rc<Core>) {
+    run(core);
+    while let Some(next) = RESUMED.with(|queue| queue.borrow_mut().pop_front()) {
+        run(&next);
     }
 }
 
@@ -136,7 +152,9 @@ fn run(core: &Rc<Core>) {
                         state.waiting = false;
                         state.result = Some(outcome);
                     }
-                    run(&outer);
+                    // Not `run(&outer)` here: that would nest one call per
+                    // level of Deferreds waiting on Deferreds.
+                    RESUMED.with(|queue| queue.borrow_mut().push_back(outer));
                     // The inner chain's outcome has moved on: leave it empty-handed.
                     Next::Now(Ok(Box::new(())))
                 }));
@@ -372,7 +390,7 @@ impl<T: 'static> Deferred<T> {
             let mut state = self.core.state.borrow_mut();
             state.paused = state.paused.saturating_sub(1);
         }
-        run(&self.core);
+        run_and_resume(&self.core);
     }
     // ANCHOR_END: pause
 

@@ -20,7 +20,7 @@
 use std::cell::RefCell;
 use std::error::Error;
 use std::fmt;
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Write};
 use std::rc::Rc;
 
 use clap::error::ErrorKind;
@@ -514,20 +514,21 @@ fn parse_pair(line: &str) -> Result<Option<(Stage, Stage)>, String> {
     Ok(Some((callback, errback)))
 }
 
-/// Reads pairs until a blank line; `None` if the input ends first.
-fn read_chain(input: impl BufRead) -> Option<Chain> {
+/// Reads pairs until a blank line; `Ok(None)` if the input ends first.
+fn read_chain(input: impl BufRead, out: &mut impl Write) -> io::Result<Option<Chain>> {
     let mut pairs = Vec::new();
     for line in input.lines() {
-        let Ok(line) = line else { return None };
+        let line = line?;
         let line = line.trim_end_matches('\r');
         match parse_pair(line) {
             Ok(Some(pair)) => pairs.push(pair),
-            Ok(None) if pairs.is_empty() => println!("You must enter at least one pair."),
-            Ok(None) => return Some(Chain { pairs }),
-            Err(message) => println!("ERROR: {message}"),
+            Ok(None) if pairs.is_empty() => writeln!(out, "You must enter at least one pair.")?,
+            Ok(None) => return Ok(Some(Chain { pairs })),
+            Err(message) => writeln!(out, "ERROR: {message}")?,
         }
+        out.flush()?;
     }
-    None
+    Ok(None)
 }
 
 // ANCHOR: main
@@ -538,17 +539,24 @@ fn main() {
             .error(ErrorKind::UnknownArgument, "No arguments supported.")
             .exit();
     }
-    println!("{INSTRUCTIONS}");
-    // The input ending before a blank line means: nothing to draw.
-    let Some(chain) = read_chain(io::stdin().lock()) else {
-        return;
-    };
-    let drawing = if options.narrow {
-        narrow(&chain)
-    } else {
-        wide(&chain)
-    };
-    print!("{drawing}");
+    let mut out = io::stdout().lock();
+    let drawn = writeln!(out, "{INSTRUCTIONS}")
+        .and_then(|()| read_chain(io::stdin().lock(), &mut out))
+        .and_then(|chain| match chain {
+            Some(chain) if options.narrow => write!(out, "{}", narrow(&chain)),
+            Some(chain) => write!(out, "{}", wide(&chain)),
+            // The input ended before a blank line: nothing to draw.
+            None => Ok(()),
+        });
+    match drawn {
+        // Nobody is reading any more (`| head`): nothing left to do.
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(error) => {
+            eprintln!("deferred-simulator: {error}");
+            std::process::exit(1);
+        }
+        Ok(()) => {}
+    }
 }
 // ANCHOR_END: main
 

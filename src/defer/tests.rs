@@ -341,3 +341,51 @@ fn a_callback_returning_its_own_chain_fails_instead_of_hanging() {
     assert_eq!(*seen.borrow(), "a callback returned its own Deferred");
     slot.borrow_mut().take();
 }
+
+#[test]
+fn a_hundred_thousand_deferreds_waiting_on_each_other_do_not_grow_the_stack() {
+    // Level k's callback returns level k-1, which is itself still waiting:
+    // when the deepest fires, every level resumes, one after the other.
+    const DEPTH: usize = 100_000;
+    let (deepest, trigger) = deferred::<usize>();
+    let mut current = deepest;
+    for _ in 0..DEPTH {
+        let (outer, outer_trigger) = deferred::<usize>();
+        let inner = current;
+        current = outer.add_callback(move |_| inner.add_callback(|n| Ok(n + 1)));
+        outer_trigger.callback(0);
+    }
+    let total = Rc::new(Cell::new(0));
+    let seen = total.clone();
+    let _d = current.add_callback(move |n| {
+        seen.set(n);
+        Ok(())
+    });
+    trigger.callback(0);
+    assert_eq!(total.get(), DEPTH);
+}
+
+#[test]
+fn a_chain_resumed_by_a_stage_resumes_before_that_stage_returns() {
+    // Firing is synchronous even when the fired Deferred is one another
+    // chain waits on: the waiting chain has carried on by the time
+    // `callback` returns.
+    let log = Log::default();
+    let (inner, inner_trigger) = deferred::<u32>();
+    let (outer, outer_trigger) = deferred::<u32>();
+    let a = log.clone();
+    let _outer = outer.add_callback(move |_| inner).add_callback(move |n| {
+        a.say(format!("outer resumed with {n}"));
+        Ok(())
+    });
+    outer_trigger.callback(0);
+    let (other, other_trigger) = deferred::<()>();
+    let b = log.clone();
+    let _other = other.add_callback(move |()| {
+        inner_trigger.callback(5);
+        b.say("after firing inner");
+        Ok(())
+    });
+    other_trigger.callback(());
+    assert_eq!(log.lines(), ["outer resumed with 5", "after firing inner"]);
+}
