@@ -55,7 +55,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use mini_twisted::poetry::parse_seconds;
+use mini_twisted::poetry::parse_run_seconds;
 
 /// The poem every server serves, relative to the repository root.
 const POEM: &str = "poetry/ecstasy.txt";
@@ -65,8 +65,6 @@ const START_LIMIT: Duration = Duration::from_secs(20);
 /// How long `poetry-load` may run beyond `--seconds`: its own limit for
 /// the last connections to finish is 5 s, so this only trips if it hangs.
 const LOAD_GRACE: Duration = Duration::from_secs(30);
-/// How long a run may be: every run that sends traffic must end.
-const LONGEST_RUN_SECONDS: f64 = 600.0;
 /// Lines of a server's stderr kept to show what went wrong.
 const STDERR_KEPT: usize = 5;
 /// The goal for mini-twisted over tokio, in connections per server CPU-second.
@@ -95,16 +93,6 @@ struct Options {
     /// Passed by `cargo bench`; ignored
     #[arg(long, hide = true)]
     bench: bool,
-}
-
-fn parse_run_seconds(text: &str) -> Result<Duration, String> {
-    let seconds = parse_seconds(text)?;
-    if seconds.is_zero() || seconds.as_secs_f64() > LONGEST_RUN_SECONDS {
-        return Err(format!(
-            "'{text}' is out of range: use more than 0 and at most {LONGEST_RUN_SECONDS} seconds"
-        ));
-    }
-    Ok(seconds)
 }
 
 fn main() -> ExitCode {

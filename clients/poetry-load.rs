@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use mini_twisted::poetry::{parse_seconds, Address};
+use mini_twisted::poetry::{parse_run_seconds, Address};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -55,9 +55,6 @@ const SWEEP_EVERY: Duration = Duration::from_millis(500);
 /// Descriptors needed besides the connections: stdio, the poller, and
 /// whatever the parent left open.
 const SPARE_DESCRIPTORS: u64 = 32;
-/// Every run must end; this also bounds the latencies kept (four bytes a
-/// connection, some 100 MB at 50,000 connections a second).
-const LONGEST_RUN_SECONDS: f64 = 600.0;
 
 /// Poetry load generator: keeps many connections to one poetry server in
 /// flight, checks every poem byte for byte, and reports connections per
@@ -96,18 +93,6 @@ struct Options {
     /// remains (to keep tests short)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: Option<u64>,
-}
-
-/// Seconds for `--seconds`: more than 0 and at most an hour, because every
-/// run that sends traffic must end.
-fn parse_run_seconds(text: &str) -> Result<Duration, String> {
-    let seconds = parse_seconds(text)?;
-    if seconds.is_zero() || seconds.as_secs_f64() > LONGEST_RUN_SECONDS {
-        return Err(format!(
-            "'{text}' is out of range: use more than 0 and at most {LONGEST_RUN_SECONDS} seconds"
-        ));
-    }
-    Ok(seconds)
 }
 
 fn main() -> ExitCode {

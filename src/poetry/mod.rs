@@ -6,7 +6,8 @@
 //! - [`Elapsed`]: durations printed as `H:MM:SS.ffffff`, as the series does.
 //! - [`Timeline`]: a record of when each task received data, drawn as SVG.
 //! - [`Servers`] and [`ClientArgs`]: the command lines the clients share.
-//! - [`parse_seconds`]: options given in seconds, such as `--delay 0.1`.
+//! - [`parse_seconds`]: options given in seconds, such as `--delay 0.1`;
+//!   [`parse_run_seconds`] for the length of a load run.
 //! - [`poem_file`]: the one poem file a server serves.
 //! - [`cummingsify`]: Part 10's unreliable poem transformer.
 
@@ -38,6 +39,22 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("'{text}' is not a number of seconds"))?;
     Duration::try_from_secs_f64(seconds)
         .map_err(|_| format!("'{text}' is not a delay: use a number of seconds, 0 or more"))
+}
+
+/// The longest run a load or a benchmark may ask for: every loop that sends
+/// traffic must end.
+pub const LONGEST_RUN_SECONDS: f64 = 600.0;
+
+/// Seconds for a run that sends traffic (`--seconds`): more than 0 and at
+/// most [`LONGEST_RUN_SECONDS`].
+pub fn parse_run_seconds(text: &str) -> Result<Duration, String> {
+    let seconds = parse_seconds(text)?;
+    if seconds.is_zero() || seconds.as_secs_f64() > LONGEST_RUN_SECONDS {
+        return Err(format!(
+            "'{text}' is out of range: use more than 0 and at most {LONGEST_RUN_SECONDS} seconds"
+        ));
+    }
+    Ok(seconds)
 }
 
 /// The one poem file a server was given, or a usage error (exit code 2)
