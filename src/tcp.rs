@@ -220,11 +220,10 @@ struct Connection {
     pending_close: RefCell<Option<Disconnect>>,
     /// A protocol method is running: closing waits until it returns.
     busy: Cell<bool>,
-    /// Registered as a reader.
-    reading: Cell<bool>,
     /// Registered as a writer.
     writing: Cell<bool>,
-    /// The peer has finished sending (end of file).
+    /// The peer has finished sending (end of file). Until then the
+    /// connection is registered as a reader, from `start` on.
     eof: Cell<bool>,
     /// A read burst stopped early: there may be more data waiting.
     more_to_read: Cell<bool>,
@@ -260,7 +259,6 @@ impl Connection {
             state: Cell::new(State::Open),
             pending_close: RefCell::default(),
             busy: Cell::new(false),
-            reading: Cell::new(false),
             writing: Cell::new(false),
             eof: Cell::new(false),
             more_to_read: Cell::new(false),
@@ -307,7 +305,6 @@ impl Connection {
         if let Some(reason) = self.closing_reason() {
             return self.close_now(reactor, reason);
         }
-        self.reading.set(true);
         if let Err(error) = reactor.add_reader(self.clone()) {
             self.close_now(reactor, Disconnect::Lost(error));
         }
@@ -502,7 +499,6 @@ impl Connection {
         // The peer is done sending but may still be reading: finish
         // writing first, so that no byte written is lost.
         self.eof.set(true);
-        self.reading.set(false);
         reactor.remove_reader(self);
         self.closing_reason()
     }
@@ -513,7 +509,9 @@ impl ReadDescriptor for Connection {
     fn do_read(&self, reactor: &Reactor) -> Option<Disconnect> {
         let mut buffer = [0; READ_CHUNK];
         for _ in 0..BURST {
-            if self.state.get() == State::Closed || !self.reading.get() {
+            // After end of file the reader is unregistered; a revisit may
+            // still come, and finds nothing to do.
+            if self.state.get() == State::Closed || self.eof.get() {
                 return None;
             }
             // An abort or a failed write decided while no protocol method
