@@ -28,6 +28,7 @@ struct Options {
 
 // ANCHOR: main
 fn main() -> ExitCode {
+    mini_twisted::log::init();
     let options = Options::parse();
     options.client.require_addresses::<Options>();
     let mut timeline = options.client.new_timeline();

@@ -44,6 +44,7 @@ struct Task {
 // ANCHOR_END: task
 
 fn main() -> ExitCode {
+    mini_twisted::log::init();
     let options = Options::parse();
     options.client.require_addresses::<Options>();
     match run(&options) {

@@ -96,6 +96,7 @@ struct Options {
 }
 
 fn main() -> ExitCode {
+    mini_twisted::log::init();
     let options = Options::parse();
     let (target, poem) = check_usage(&options);
     println!(

@@ -65,6 +65,7 @@ const PROGRAMS: [&str; 3] = ["slowpoetry", "get-poetry-blocking", "get-poetry-se
 const STARTUP_LIMIT: Duration = Duration::from_secs(20);
 
 fn main() -> ExitCode {
+    mini_twisted::log::init();
     let options = Options::parse();
     let children = Children::default();
     // Ctrl-C, or a kill from another program: stop what we started first.

@@ -51,6 +51,7 @@ struct Options {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    mini_twisted::log::init();
     let options = Options::parse();
 
     // Read once and shared by every connection: an `Arc` clone per client

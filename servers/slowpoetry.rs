@@ -50,6 +50,7 @@ struct Options {
 // ANCHOR_END: options
 
 fn main() -> ExitCode {
+    mini_twisted::log::init();
     let options = Options::parse();
     let poem_file = poem_file::<Options>(&options.files);
 

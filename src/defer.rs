@@ -179,9 +179,12 @@ impl Drop for Core {
 fn report_unhandled(failure: &Failure) {
     #[cfg(test)]
     tests::UNHANDLED.with(|seen| seen.borrow_mut().push(failure.to_string()));
-    eprintln!("Unhandled error in Deferred:");
-    eprintln!();
-    eprint!("{}", failure.report());
+    // Not `eprintln!`: this runs in `Drop`, and a closed stderr must not
+    // turn a report into a panic (or, during unwinding, an abort).
+    log::to_stderr(&format!(
+        "Unhandled error in Deferred:\n\n{}",
+        failure.report()
+    ));
 }
 // ANCHOR_END: unhandled
 

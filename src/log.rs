@@ -6,14 +6,16 @@
 //! and a backtrace when `RUST_BACKTRACE` asks for one), and the reactor
 //! reports it through `tracing`.
 //!
-//! Programs call [`init`] first thing, to print those reports on stderr.
-//! The level is `warn` unless `RUST_LOG` says otherwise, so the programs'
-//! own output stays clean; `RUST_LOG=mini_twisted=debug` shows more.
+//! Every program calls [`init`] first thing. It prints those reports on
+//! stderr (at the `warn` level unless `RUST_LOG` says otherwise, so the
+//! programs' own output stays clean; `RUST_LOG=mini_twisted=debug` shows
+//! more), and it makes a closed stdout end the program quietly: see
+//! [`BROKEN_PIPE_EXIT`].
 
 use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::{Cell, RefCell};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -21,8 +23,10 @@ use std::sync::Once;
 use tracing_subscriber::EnvFilter;
 
 /// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default
-/// `warn`). Calling it twice is harmless.
+/// `warn`), and installs the panic hook that ends the program quietly when
+/// its output has nowhere to go. Calling it twice is harmless.
 pub fn init() {
+    install_panic_hook();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -50,17 +54,49 @@ thread_local! {
     static SEEN: RefCell<Option<PanicReport>> = const { RefCell::new(None) };
 }
 
-/// Installs, once per process, a panic hook that records where a panic
-/// happened while [`catch_panic`] is running, instead of printing it.
-/// Anywhere else, panics are printed by the hook that was there before.
+/// The exit status of a program whose stdout (or stderr) was closed under
+/// it: 128 + 13, what a shell reports for a command-line tool that
+/// `SIGPIPE` stopped, which is what `cmd | head -1` does to `cat` or `grep`.
 ///
-/// The location is only known to the panic hook, not to the code that
-/// catches the panic: that is why we need a hook at all.
+/// Rust ignores `SIGPIPE`, so that a write to a closed socket is an error
+/// to handle rather than the death of a server. The price is that
+/// `println!` to a closed pipe panics ("failed printing to stdout"), and a
+/// panic inside a reactor callback is caught and the loop goes on, for
+/// ever, with nobody to print to. The panic hook that [`init`] installs
+/// sees that panic first, before anyone can catch it, and exits at once
+/// with this status and no message: the reader has gone, so there is
+/// nobody to tell.
+pub const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Is this the panic of `print!`/`eprint!` on a closed pipe? The standard
+/// library formats it as `failed printing to stdout: Broken pipe (os error
+/// 32)`; the error code is the part that does not depend on wording.
+fn is_broken_pipe(payload: &(dyn Any + Send)) -> bool {
+    let message = message_of(payload);
+    message.starts_with("failed printing to std") && message.contains("(os error 32)")
+}
+
+/// Installs, once per process, the panic hook every program shares:
+///
+/// - a panic of `println!` on a closed stdout (or stderr) ends the program
+///   at once with [`BROKEN_PIPE_EXIT`];
+/// - while [`catch_panic`] is running, it records where a panic happened
+///   instead of printing it (the location is only known to the panic
+///   hook, not to the code that catches the panic: that is why we need a
+///   hook at all);
+/// - anywhere else, panics are printed by the hook that was there before.
 pub fn catch_panic_locations() {
+    install_panic_hook();
+}
+
+fn install_panic_hook() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
+            if is_broken_pipe(info.payload()) {
+                std::process::exit(BROKEN_PIPE_EXIT);
+            }
             let catching = CATCHING.try_with(Cell::get).unwrap_or(0) > 0;
             if !catching {
                 previous(info);
@@ -96,6 +132,13 @@ pub fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, PanicReport> {
             backtrace: None,
         })
     })
+}
+
+/// Writes `text` to stderr, ignoring failure. The framework reports what
+/// it caught with this rather than `eprintln!`, which panics when stderr is
+/// closed, and a panic while a panic unwinds (in a `Drop`) aborts.
+pub(crate) fn to_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// The text of a panic: `panic!` gives a `&str` or a `String`.

@@ -731,9 +731,12 @@ fn report_panic(what: &str, report: &PanicReport) {
             tracing::error!("backtrace of that panic:\n{backtrace}");
         }
     } else {
-        eprintln!("{what} panicked at {location}: {}", report.message);
+        log::to_stderr(&format!(
+            "{what} panicked at {location}: {}\n",
+            report.message
+        ));
         if let Some(backtrace) = &report.backtrace {
-            eprintln!("{backtrace}");
+            log::to_stderr(&format!("{backtrace}\n"));
         }
     }
 }

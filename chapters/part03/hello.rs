@@ -23,6 +23,7 @@ fn hello(_reactor: &Reactor) {
 }
 
 fn main() -> Result<(), ReactorError> {
+    mini_twisted::log::init();
     Options::parse();
     let reactor = Reactor::new()?;
     reactor.call_when_running(hello);

@@ -18,6 +18,7 @@ struct Options {}
 
 // ANCHOR: main
 fn main() -> Result<(), ReactorError> {
+    mini_twisted::log::init();
     Options::parse();
     let reactor = Reactor::new()?;
     reactor.run()

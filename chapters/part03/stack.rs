@@ -37,6 +37,7 @@ fn stack(full: bool) {
 }
 
 fn main() -> Result<(), ReactorError> {
+    mini_twisted::log::init();
     let options = Options::parse();
     let reactor = Reactor::new()?;
     reactor.call_when_running(move |_| stack(options.full));

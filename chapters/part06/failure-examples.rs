@@ -45,6 +45,7 @@ fn analyze_poem(poem: &str) -> Result<(), Failure> {
 }
 
 fn main() {
+    mini_twisted::log::init();
     Options::parse();
 
     println!("Just making a failure:");

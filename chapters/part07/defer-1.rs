@@ -29,6 +29,7 @@ fn poem_failed(_failure: Failure) -> Result<(), Failure> {
 }
 
 fn main() {
+    mini_twisted::log::init();
     Options::parse();
     let (d, trigger) = deferred();
     let _d = d.add_callbacks(got_poem, poem_failed);

@@ -27,6 +27,7 @@ fn poem_failed(_failure: Failure) -> Result<(), Failure> {
 }
 
 fn main() {
+    mini_twisted::log::init();
     Options::parse();
     let (d, trigger) = deferred::<&str>();
     let _d = d.add_callbacks(got_poem, poem_failed);

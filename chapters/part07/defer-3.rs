@@ -34,6 +34,7 @@ fn poem_failed(failure: Failure) -> Result<(), Failure> {
 }
 
 fn main() {
+    mini_twisted::log::init();
     Options::parse();
     let (d, trigger) = deferred::<&str>();
     let _d = d.add_callbacks(got_poem, poem_failed);

@@ -11,5 +11,6 @@ mod twice;
 use twice::{fire_once, Fire};
 
 fn main() {
+    mini_twisted::log::init();
     fire_once("defer-6", Fire::Errback, Fire::Errback);
 }

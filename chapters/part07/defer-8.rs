@@ -19,6 +19,7 @@ struct Options {}
 
 // ANCHOR: main
 fn main() -> Result<(), ReactorError> {
+    mini_twisted::log::init();
     Options::parse();
     let reactor = Reactor::new()?;
     let (on_poem, on_failure) = (reactor.clone(), reactor.clone());

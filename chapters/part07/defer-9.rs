@@ -16,6 +16,7 @@ struct Options {}
 
 // ANCHOR: main
 fn main() -> Result<(), ReactorError> {
+    mini_twisted::log::init();
     Options::parse();
     let reactor = Reactor::new()?;
     let stopper = reactor.clone();

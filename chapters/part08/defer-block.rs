@@ -52,6 +52,7 @@ fn sleepy_poem(pace: f64) {
 }
 
 fn main() -> Result<(), ReactorError> {
+    mini_twisted::log::init();
     let options = Options::parse();
     let pace = options.pace.as_secs_f64();
     let reactor = Reactor::new()?;

@@ -26,6 +26,7 @@ fn callback(_result: &str) -> Result<(), Failure> {
 }
 
 fn main() {
+    mini_twisted::log::init();
     Options::parse();
     let (d, trigger) = deferred();
     let d = d.add_callback(callback);

@@ -533,6 +533,7 @@ fn read_chain(input: impl BufRead, out: &mut impl Write) -> io::Result<Option<Ch
 
 // ANCHOR: main
 fn main() {
+    mini_twisted::log::init();
     let options = Options::parse();
     if !options.extra.is_empty() {
         Options::command()

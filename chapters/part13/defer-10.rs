@@ -34,6 +34,7 @@ fn callback_3(n: u32) -> Result<u32, Failure> {
 }
 
 fn main() {
+    mini_twisted::log::init();
     Options::parse();
     println!("Each callback returns a value: the chain runs to the end.");
     println!();

@@ -34,6 +34,7 @@ fn callback_3(n: u32) -> Result<u32, Failure> {
 }
 
 fn main() {
+    mini_twisted::log::init();
     Options::parse();
     println!("A Deferred fired before any callback is added:");
     println!("each callback runs as soon as it is added.");
