@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
+use bytes::Bytes;
 use clap::Parser;
 use mini_twisted::poetry::poem_file;
 use mini_twisted::protocol::{Factory, Protocol, Transport};
@@ -43,25 +44,27 @@ struct Options {
 // ANCHOR: protocol
 /// One client: give it the poem and hang up.
 struct PoetryProtocol {
-    poem: Rc<[u8]>,
+    poem: Bytes,
 }
 
 impl Protocol for PoetryProtocol {
     fn connection_made(&mut self, transport: Rc<dyn Transport>) {
-        transport.write(&self.poem);
+        // A `Bytes` clone is a reference to the one poem in memory: however
+        // many clients are slow to read it, none of them gets a copy.
+        transport.write_bytes(self.poem.clone());
         transport.lose_connection();
     }
 }
 
 /// Holds the poem, read once, that every connection shares.
 struct PoetryFactory {
-    poem: Rc<[u8]>,
+    poem: Bytes,
 }
 
 impl Factory for PoetryFactory {
     fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
         Box::new(PoetryProtocol {
-            poem: Rc::clone(&self.poem),
+            poem: self.poem.clone(),
         })
     }
 }
@@ -73,7 +76,7 @@ fn main() -> ExitCode {
     let file = poem_file::<Options>(&options.files);
     mini_twisted::log::init();
     let poem = match std::fs::read(&file) {
-        Ok(poem) => Rc::from(poem),
+        Ok(poem) => Bytes::from(poem),
         Err(error) => {
             eprintln!("fastpoetry: cannot read {}: {error}", file.display());
             return ExitCode::FAILURE;
@@ -107,7 +110,7 @@ mod tests {
     #[test]
     fn a_client_gets_the_whole_poem_then_the_connection_closes() {
         let factory = PoetryFactory {
-            poem: Rc::from(&b"Roses are red\n"[..]),
+            poem: Bytes::from_static(b"Roses are red\n"),
         };
         let mut protocol = factory.build_protocol(FakeTransport::new().peer());
         let transport = FakeTransport::connect(protocol.as_mut());
@@ -118,7 +121,7 @@ mod tests {
     #[test]
     fn every_client_gets_its_own_copy() {
         let factory = PoetryFactory {
-            poem: Rc::from(&b"twice"[..]),
+            poem: Bytes::from_static(b"twice"),
         };
         for _ in 0..2 {
             let mut protocol = factory.build_protocol(FakeTransport::new().peer());

@@ -12,7 +12,7 @@
 //! | `defer`    | 7–9, 13–14, 18–19 | Deferreds                                     |
 //! | `netstring`| 12              | netstring framing                               |
 //! | `inline`   | 17              | Deferreds as Futures, `async` on the reactor    |
-//! | `testing`  | 15              | a fake transport for tests                      |
+//! | `testing`  | 15              | a fake transport and a loopback, for tests      |
 //! | `app`      | 16              | services and the runner                         |
 //!
 //! Besides those, [`log`] holds the diagnostics every program switches on.
@@ -33,4 +33,4 @@ pub mod testing;
 
 pub use defer::{deferred, Deferred, Trigger};
 pub use failure::Failure;
-pub use reactor::Reactor;
+pub use reactor::{OwnedReactor, Reactor};

@@ -24,6 +24,13 @@
 //! running: the reactor has one thread, so a counter shared between
 //! protocols needs a `Cell`, not a lock.
 //!
+//! A protocol is never re-entered, either. Its method may do things that
+//! would call the same protocol again: fire a Deferred whose callback closes
+//! this very transport, or write to an in-memory peer that answers at once.
+//! Whatever such code delivers to the busy protocol waits, in order, until
+//! the running method returns. [`ProtocolCell`] keeps that promise, once,
+//! for every transport.
+//!
 //! # Sharing state without cycles
 //!
 //! In Twisted a protocol reaches its factory through `self.factory`. Here a
@@ -34,8 +41,12 @@
 //! `run` returns, the reactor lets go of every connection it still had, and
 //! with them their protocols.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::rc::Rc;
+
+use bytes::Bytes;
 
 use crate::failure::Failure;
 use crate::tcp::Connector;
@@ -46,6 +57,14 @@ pub trait Transport {
     /// Sends `data`. Never blocks: what the socket cannot take now is kept
     /// and sent, in order, as soon as it can.
     fn write(&self, data: &[u8]);
+
+    /// Sends bytes that are shared, not copied: a poem held once in memory
+    /// and written to a thousand slow readers stays one poem, because what
+    /// waits to be sent is a reference to it. A transport that cannot share
+    /// (a fake one, say) may copy; the TCP transport never does.
+    fn write_bytes(&self, data: Bytes) {
+        self.write(&data);
+    }
 
     /// Sends several pieces, one after the other.
     fn write_sequence(&self, pieces: &[&[u8]]) {
@@ -117,3 +136,128 @@ pub trait ClientFactory: Factory {
     }
 }
 // ANCHOR_END: factory
+
+// ---------------------------------------------------------------------------
+// Delivering to a protocol without ever re-entering it.
+// ---------------------------------------------------------------------------
+
+/// Something that happens to a connection, for its protocol to hear.
+pub(crate) enum Event {
+    Made(Rc<dyn Transport>),
+    Data(Bytes),
+    Lost(Failure),
+}
+
+/// Holds one connection's protocol and delivers events to it, one at a
+/// time. An event that arrives while the protocol is busy (its own method
+/// caused it), or before it has heard `Made`, is queued and delivered, in
+/// order, as soon as it may be. After `Lost` the protocol is dropped and
+/// later events are ignored.
+pub(crate) struct ProtocolCell {
+    /// `None` once `connection_lost` has been delivered.
+    protocol: RefCell<Option<Box<dyn Protocol>>>,
+    /// A method of the protocol is running. Set and cleared by `run` only
+    /// (cleared on unwinding too, by a guard).
+    busy: Cell<bool>,
+    /// `connection_made` has been delivered: until then, other events wait.
+    made: Cell<bool>,
+    /// Events that arrived while busy, or before `Made`.
+    queued: RefCell<VecDeque<Event>>,
+}
+
+impl ProtocolCell {
+    pub(crate) fn new(protocol: Box<dyn Protocol>) -> ProtocolCell {
+        ProtocolCell {
+            protocol: RefCell::new(Some(protocol)),
+            busy: Cell::new(false),
+            made: Cell::new(false),
+            queued: RefCell::default(),
+        }
+    }
+
+    /// Is a method of the protocol running right now?
+    pub(crate) fn is_busy(&self) -> bool {
+        self.busy.get()
+    }
+
+    /// Has the protocol heard `connection_lost` (or been given up)?
+    pub(crate) fn is_lost(&self) -> bool {
+        self.protocol.borrow().is_none()
+    }
+
+    /// Delivers `event` now or, if the protocol is busy, once it is not.
+    /// Returns the protocol if this delivered `Lost`, for the caller to
+    /// drop where a panic in its `Drop` is caught.
+    pub(crate) fn deliver(&self, event: Event) -> Option<Box<dyn Protocol>> {
+        let first = matches!(event, Event::Made(_));
+        if self.busy.get() || !(first || self.made.get()) {
+            self.queued.borrow_mut().push_back(event);
+            return None;
+        }
+        self.run(event)
+    }
+
+    /// Delivers bytes that are only borrowed: straight through when the
+    /// protocol is idle (no copy), copied into the queue when it is busy.
+    /// Returns the protocol as `deliver` does.
+    pub(crate) fn data_received(&self, data: &[u8]) -> Option<Box<dyn Protocol>> {
+        if self.busy.get() || !self.made.get() {
+            let event = Event::Data(Bytes::copy_from_slice(data));
+            self.queued.borrow_mut().push_back(event);
+            return None;
+        }
+        self.call(|protocol| protocol.data_received(data));
+        self.drain()
+    }
+
+    fn run(&self, event: Event) -> Option<Box<dyn Protocol>> {
+        let mut lost = self.handle(event);
+        if lost.is_none() {
+            lost = self.drain();
+        }
+        lost
+    }
+
+    /// Delivers what was queued while busy, until the queue is empty.
+    fn drain(&self) -> Option<Box<dyn Protocol>> {
+        loop {
+            let next = self.queued.borrow_mut().pop_front();
+            let event = next?;
+            if let Some(protocol) = self.handle(event) {
+                self.queued.borrow_mut().clear();
+                return Some(protocol);
+            }
+        }
+    }
+
+    fn handle(&self, event: Event) -> Option<Box<dyn Protocol>> {
+        match event {
+            Event::Made(transport) => {
+                self.call(|protocol| protocol.connection_made(transport));
+                self.made.set(true);
+            }
+            Event::Data(data) => self.call(|protocol| protocol.data_received(&data)),
+            Event::Lost(reason) => {
+                self.call(|protocol| protocol.connection_lost(reason));
+                return self.protocol.borrow_mut().take();
+            }
+        }
+        None
+    }
+
+    /// Calls the protocol with `busy` set, even if the method panics.
+    fn call(&self, f: impl FnOnce(&mut dyn Protocol)) {
+        struct Busy<'a>(&'a Cell<bool>);
+        impl Drop for Busy<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        self.busy.set(true);
+        let _busy = Busy(&self.busy);
+        // Not re-entered (busy guards it), so this borrow never collides.
+        if let Some(protocol) = self.protocol.borrow_mut().as_mut() {
+            f(protocol.as_mut());
+        }
+    }
+}

@@ -19,9 +19,19 @@
 //!
 //! # Who owns what
 //!
-//! A [`Reactor`] is a cheap handle (an `Rc`): clone it into whatever needs
-//! it. Nothing is global. Every callback is also handed `&Reactor`, so most
-//! closures never need to capture one.
+//! [`Reactor::new`] gives you an [`OwnedReactor`]: the reactor's owner. It
+//! derefs to a [`Reactor`], a cheap handle (an `Rc`) that you clone into
+//! whatever needs it. Nothing is global. Every callback is also handed
+//! `&Reactor`, so most closures never need to capture one.
+//!
+//! Dropping the owner shuts the reactor down, whoever else holds a handle:
+//! every socket is closed, every protocol, factory and pending call is
+//! dropped. That is what breaks the circle a factory makes when it keeps a
+//! handle to stop the reactor with (reactor → listener → factory → handle →
+//! reactor): counting handles could not tell that handle from yours.
+//! [`Reactor::shutdown`] does the same on purpose, and the end of
+//! [`Reactor::run`] does it too. A handle that outlives the shutdown still
+//! works, but only to say no: it schedules nothing and registers nothing.
 //!
 //! The loop never holds a borrow of its own state while user code runs: it
 //! takes the callback (or a clone of the descriptor's `Rc`) out first. That
@@ -35,6 +45,8 @@
 //! is the Rust form of Part 3's lesson that an exception in one callback
 //! does not bring the reactor down. A panic inside `do_read` or `do_write`
 //! also disconnects that descriptor, as Twisted does with an exception.
+//! User code that runs when the reactor lets go of something (a `Drop` of a
+//! descriptor, a protocol, a factory or a closure) is guarded the same way.
 //!
 //! # Where this differs from Twisted, and why
 //!
@@ -57,6 +69,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::io;
+use std::ops::Deref;
 use std::os::fd::RawFd;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -182,11 +195,36 @@ enum State {
     Stopped,
 }
 
-/// A reactor: the event loop and everything waiting on it.
+/// A handle to a reactor: the event loop and everything waiting on it.
 #[derive(Clone)]
 pub struct Reactor {
     inner: Rc<Inner>,
 }
+
+// ANCHOR: owner
+/// The owner of a reactor, as [`Reactor::new`] makes it. Use it as the
+/// [`Reactor`] it derefs to; clone that to hand out handles. Dropping the
+/// owner shuts the reactor down (see [`Reactor::shutdown`]), so a reactor
+/// never outlives the code that made it, however many handles its own
+/// factories and callbacks still hold.
+pub struct OwnedReactor {
+    handle: Reactor,
+}
+
+impl Deref for OwnedReactor {
+    type Target = Reactor;
+
+    fn deref(&self) -> &Reactor {
+        &self.handle
+    }
+}
+
+impl Drop for OwnedReactor {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+// ANCHOR_END: owner
 
 /// A [`Reactor`] handle that does not keep it alive.
 #[derive(Clone)]
@@ -236,13 +274,17 @@ impl Registered {
 }
 
 impl Reactor {
-    /// A new reactor, not yet running.
-    pub fn new() -> io::Result<Reactor> {
+    /// A new reactor, not yet running, and you its owner.
+    // `new` gives the owner rather than a handle, so that every program
+    // still begins with `Reactor::new()` and the owner is the one value
+    // it did not clone.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> io::Result<OwnedReactor> {
         log::catch_panic_locations();
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(&registry, WAKER)?;
-        Ok(Reactor {
+        let handle = Reactor {
             inner: Rc::new(Inner {
                 poll: RefCell::new(poll),
                 registry,
@@ -259,7 +301,8 @@ impl Reactor {
                 }),
                 turns: Cell::new(0),
             }),
-        })
+        };
+        Ok(OwnedReactor { handle })
     }
 
     // ANCHOR: run
@@ -281,7 +324,7 @@ impl Reactor {
         let mut events = Events::with_capacity(EVENTS_PER_TURN);
         let mut result = Ok(());
         while self.inner.state.get() == State::Running {
-            if let Err(error) = self.turn(&mut events) {
+            if let Err(error) = self.turn(&mut events, None) {
                 result = Err(ReactorError::Io(error));
                 break;
             }
@@ -290,10 +333,14 @@ impl Reactor {
         result
     }
 
-    /// One turn: wait, then dispatch I/O, timers and remote calls.
-    fn turn(&self, events: &mut Events) -> io::Result<()> {
+    /// One turn: wait (at most `limit`, if given), then dispatch I/O,
+    /// timers and remote calls.
+    fn turn(&self, events: &mut Events, limit: Option<Duration>) -> io::Result<()> {
         self.inner.turns.set(self.inner.turns.get() + 1);
-        let timeout = self.time_until_next_timer();
+        let timeout = match (self.time_until_next_timer(), limit) {
+            (Some(timer), Some(limit)) => Some(timer.min(limit)),
+            (timer, limit) => timer.or(limit),
+        };
         match self.inner.poll.borrow_mut().poll(events, timeout) {
             Ok(()) => {}
             // A signal arrived while we waited: just start the turn again.
@@ -315,6 +362,35 @@ impl Reactor {
         Ok(())
     }
     // ANCHOR_END: run
+
+    /// Takes one turn of the loop without `run`, waiting at most `timeout`
+    /// for something to happen (Twisted's `reactor.iterate`). Tests use it
+    /// to let connections and timers make progress a step at a time, and
+    /// then look. Only a reactor that has not started may iterate: inside
+    /// `run` it would be a loop within the loop.
+    pub fn iterate(&self, timeout: Duration) -> Result<(), ReactorError> {
+        match self.inner.state.get() {
+            State::NotStarted => {}
+            State::Running | State::Stopping => return Err(ReactorError::AlreadyRunning),
+            State::ShuttingDown | State::Stopped => return Err(ReactorError::NotRestartable),
+        }
+        let mut events = Events::with_capacity(EVENTS_PER_TURN);
+        self.turn(&mut events, Some(timeout))
+            .map_err(ReactorError::Io)
+    }
+
+    /// Closes everything the reactor holds, now: every descriptor hears
+    /// `connection_lost` (the reactor stopped), and every pending call,
+    /// descriptor, protocol and factory is dropped. Afterwards the reactor
+    /// refuses new work. Inside `run` this is [`stop`](Reactor::stop): the
+    /// end of `run` shuts down. Dropping the [`OwnedReactor`] calls this.
+    pub fn shutdown(&self) {
+        match self.inner.state.get() {
+            State::NotStarted => self.shut_down(),
+            State::Running | State::Stopping => self.stop(),
+            State::ShuttingDown | State::Stopped => {}
+        }
+    }
 
     /// Ends [`run`](Reactor::run) once the current turn is over.
     pub fn stop(&self) {
@@ -338,6 +414,7 @@ impl Reactor {
         match self.inner.state.get() {
             State::NotStarted => self.inner.startup.borrow_mut().push_back(Box::new(f)),
             _ => {
+                // On a reactor that is over, call_later drops it.
                 self.call_later(Duration::ZERO, f);
             }
         }
@@ -348,13 +425,24 @@ impl Reactor {
     /// the loop gets to it. Calls due at the same moment run in the order
     /// they were scheduled; a zero delay means the next turn of the loop.
     pub fn call_later(&self, delay: Duration, f: impl FnOnce(&Reactor) + 'static) -> DelayedCall {
-        let deadline = Instant::now() + delay;
+        let deadline = deadline_after(Instant::now(), delay);
         let seq = self.inner.next_seq.get();
         self.inner.next_seq.set(seq + 1);
         let call = Rc::new(TimerCall {
             f: RefCell::new(Some(Box::new(f))),
             state: Cell::new(CallState::Pending),
         });
+        if self.refuse_when_over().is_err() {
+            // Nothing will ever run it: keeping it would only keep what it
+            // captured (perhaps a handle to this reactor) alive for nothing.
+            call.state.set(CallState::Cancelled);
+            let f = call.f.borrow_mut().take();
+            drop_caught("a call_later callback, dropped", f);
+            return DelayedCall {
+                call,
+                reactor: Rc::downgrade(&self.inner),
+            };
+        }
         self.inner.timers.borrow_mut().push(Timer {
             deadline,
             seq,
@@ -451,6 +539,10 @@ impl Reactor {
                 .unwrap_or_else(PoisonError::into_inner),
         );
         for call in calls {
+            if self.refuse_when_over().is_err() {
+                drop_caught("dropping a call from another thread", call);
+                continue;
+            }
             self.guarded("a call from another thread", || call(self));
         }
     }
@@ -570,7 +662,7 @@ impl Reactor {
             descriptors.insert(fd, registered);
         }
         drop(descriptors);
-        drop(before);
+        drop_caught("dropping a descriptor", before);
         result
     }
 
@@ -629,6 +721,8 @@ impl Reactor {
                     self.forget(fd, address(&reader));
                     self.guarded("connection_lost", || reader.connection_lost(self, reason));
                 }
+                // Perhaps the last reference, if it left the table.
+                drop_caught("dropping a descriptor", reader);
             }
         }
         if event.is_writable() || event.is_write_closed() || problem {
@@ -638,6 +732,7 @@ impl Reactor {
                     self.forget(fd, address(&writer));
                     self.guarded("connection_lost", || writer.connection_lost(self, reason));
                 }
+                drop_caught("dropping a descriptor", writer);
             }
         }
     }
@@ -685,39 +780,90 @@ impl Reactor {
         });
     }
 
-    /// The end of `run`: disconnect what is still registered (each object
-    /// hears once), drop what is still scheduled, and refuse to run again.
-    /// The kernel is not told to stop watching each descriptor: the loop
-    /// will never wait again, and closing the poller forgets them all at
-    /// once, which matters with thousands of connections.
+    /// The end of `run`, or [`shutdown`](Reactor::shutdown): disconnect what
+    /// is still registered (each object hears once), drop what is still
+    /// scheduled, and refuse to run again. The kernel is not told to stop
+    /// watching each descriptor: the loop will never wait again, and
+    /// closing the poller forgets them all at once, which matters with
+    /// thousands of connections.
     fn shut_down(&self) {
         self.inner.state.set(State::ShuttingDown);
-        let left: Vec<Registered> = self
-            .inner
-            .descriptors
-            .borrow_mut()
-            .drain()
-            .map(|(_, registered)| registered)
-            .collect();
+        // Other threads hear at once that nothing they send will run.
+        self.inner.remote.closed.store(true, Ordering::Release);
         let stopped = || Disconnect::Lost(io::Error::other("the reactor stopped"));
-        for Registered { reader, writer, .. } in left {
-            if let Some(reader) = &reader {
-                self.guarded("connection_lost", || {
-                    reader.connection_lost(self, stopped())
-                });
+        // A connection_lost may register or schedule more; it is refused
+        // (the state says so), but loop until the table is empty anyway.
+        loop {
+            let left: Vec<Registered> = self
+                .inner
+                .descriptors
+                .borrow_mut()
+                .drain()
+                .map(|(_, registered)| registered)
+                .collect();
+            if left.is_empty() {
+                break;
             }
-            if let Some(writer) = writer {
-                if reader.as_ref().map(address) != Some(address(&writer)) {
+            for Registered { reader, writer, .. } in left {
+                if let Some(reader) = &reader {
                     self.guarded("connection_lost", || {
-                        writer.connection_lost(self, stopped())
+                        reader.connection_lost(self, stopped())
                     });
                 }
+                if let Some(writer) = &writer {
+                    if reader.as_ref().map(address) != Some(address(writer)) {
+                        self.guarded("connection_lost", || {
+                            writer.connection_lost(self, stopped())
+                        });
+                    }
+                }
+                drop_caught("dropping a descriptor", (reader, writer));
             }
         }
+        // Each pending call's closure is dropped on its own, so that one
+        // whose captures panic in `Drop` does not keep the others alive.
         let timers = std::mem::take(&mut *self.inner.timers.borrow_mut());
-        let startup = self.inner.startup.take();
-        drop((timers, startup));
+        for timer in timers.into_vec() {
+            timer.call.state.set(CallState::Cancelled);
+            let f = timer.call.f.borrow_mut().take();
+            drop_caught("dropping a call_later callback", f);
+        }
+        self.inner.cancelled.set(0);
+        for call in self.inner.startup.take() {
+            drop_caught("dropping a call_when_running callback", call);
+        }
+        let remote = std::mem::take(
+            &mut *self
+                .inner
+                .remote
+                .calls
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for call in remote {
+            drop_caught("dropping a call from another thread", call);
+        }
         self.inner.state.set(State::Stopped);
+    }
+}
+
+/// When a call `delay` after `now` is due. A delay too long for the clock
+/// (`Duration::MAX`, say) means "never", as far as anyone will see: it is
+/// clamped to a deadline centuries away instead of overflowing, which would
+/// panic.
+fn deadline_after(now: Instant, delay: Duration) -> Instant {
+    const NEVER: Duration = Duration::from_secs(1 << 32); // about 136 years
+    now.checked_add(delay.min(NEVER))
+        .or_else(|| now.checked_add(Duration::from_secs(1 << 20)))
+        .unwrap_or(now)
+}
+
+/// Drops `value` under the panic guard. The reactor lets go of user code
+/// all the time (a descriptor that left the table, a protocol, a closure
+/// that will never run), and a user's `Drop` may panic like any callback.
+fn drop_caught<T>(what: &str, value: T) {
+    if let Err(report) = log::catch_panic(move || drop(value)) {
+        report_panic(what, &report);
     }
 }
 
@@ -821,7 +967,7 @@ impl DelayedCall {
         self.call.state.set(CallState::Cancelled);
         // Drop the closure now: what it captured is freed at once.
         let f = self.call.f.borrow_mut().take();
-        drop(f);
+        drop_caught("dropping a cancelled call", f);
         if let Some(inner) = self.reactor.upgrade() {
             inner.cancelled.set(inner.cancelled.get() + 1);
             Reactor { inner }.sweep_cancelled();

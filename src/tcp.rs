@@ -10,13 +10,25 @@
 //! # Promises
 //!
 //! - `write` never blocks and never loses or reorders bytes. It writes what
-//!   the socket takes now; the rest waits in a buffer that is flushed, in
+//!   the socket takes now; the rest waits in a queue that is flushed, in
 //!   order, each time the socket becomes writable. A reader that takes its
-//!   time only makes its own buffer grow; no one else waits for it.
-//! - `lose_connection` closes once the buffer is empty; `abort_connection`
-//!   closes at once. Neither runs `connection_lost` inside the caller: the
-//!   close happens when the protocol method that asked has returned, or on
-//!   the reactor's next turn. So a protocol is never re-entered.
+//!   time only makes its own queue grow; no one else waits for it.
+//! - `write_bytes` queues shared bytes by reference: a poem written to a
+//!   thousand slow readers exists once in memory, however slow they are.
+//! - `lose_connection` closes once the queue is empty, and closes
+//!   *lingering*: our side is shut down, and what the peer still sends is
+//!   read and thrown away until it closes too (within [`LINGER_TIME`] and
+//!   [`LINGER_BYTES`]). Closing at once would make Linux answer unread
+//!   input with a reset, which destroys the end of the reply still on its
+//!   way. `abort_connection` closes at once, and says so: the protocol
+//!   hears [`ConnectionAborted`].
+//! - Neither runs `connection_lost` inside the caller: the close happens
+//!   when the protocol method that asked has returned, or on the reactor's
+//!   next turn. A protocol is never re-entered at all (see
+//!   [`crate::protocol`]).
+//! - A protocol hears [`ConnectionDone`] for a clean close (either side),
+//!   [`ConnectionAborted`] for our own abort, and [`ConnectionLost`] with
+//!   the I/O error for a reset or any other failure.
 //! - A connection that fails or is refused reaches the factory's
 //!   `client_connection_failed` as a [`Failure`] holding a [`ConnectError`],
 //!   always on a later turn, never inside `connect_tcp`, never as a panic.
@@ -33,15 +45,16 @@
 //! that no protocol has to know about any of them.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::error::Error;
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use mio::net::{TcpListener, TcpStream};
 
 use crate::failure::Failure;
@@ -50,9 +63,9 @@ use crate::failure::Failure;
 // servers listen). The lookup may block on real DNS; for the addresses in
 // this book it never does.
 use crate::poetry::resolve;
-use crate::protocol::{ClientFactory, Factory, Protocol, Transport};
+use crate::protocol::{ClientFactory, Event, Factory, Protocol, ProtocolCell, Transport};
 use crate::reactor::{
-    Disconnect, FileDescriptor, Reactor, ReadDescriptor, WeakReactor, WriteDescriptor,
+    DelayedCall, Disconnect, FileDescriptor, Reactor, ReadDescriptor, WeakReactor, WriteDescriptor,
 };
 
 /// How many connections may wait to be accepted. The kernel caps it at
@@ -77,6 +90,15 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// the connection.
 const KEEP_BUFFER: usize = 64 * 1024;
 
+/// The longest a lingering close waits for the peer to close its side. By
+/// then a client has read the reply; the socket closes either way, and as
+/// long as the peer sends nothing more, closing loses nothing.
+pub const LINGER_TIME: Duration = Duration::from_secs(5);
+
+/// The most input a lingering close reads and throws away before it stops
+/// waiting: a peer that keeps sending is not served for ever.
+pub const LINGER_BYTES: usize = 64 * 1024;
+
 // ---------------------------------------------------------------------------
 // The errors a connection can end with.
 // ---------------------------------------------------------------------------
@@ -88,9 +110,15 @@ const KEEP_BUFFER: usize = 64 * 1024;
 pub struct ConnectionDone;
 
 /// The connection broke (Twisted's `ConnectionLost`): reset by the peer,
-/// aborted, or the reactor stopped.
+/// a failed write, or the reactor stopped.
 #[derive(Debug)]
 pub struct ConnectionLost(pub io::Error);
+
+/// We closed the connection ourselves, at once, with `abort_connection`
+/// (Twisted's `ConnectionAborted`): so that code can tell "we cut it" from
+/// "the peer finished" and from "it broke".
+#[derive(Debug)]
+pub struct ConnectionAborted;
 
 /// A connection could not be made (Twisted's `ConnectError` and its
 /// subclasses, such as `ConnectionRefusedError`).
@@ -117,6 +145,14 @@ impl fmt::Display for ConnectionLost {
 }
 
 impl Error for ConnectionLost {}
+
+impl fmt::Display for ConnectionAborted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the connection was aborted")
+    }
+}
+
+impl Error for ConnectionAborted {}
 
 impl ConnectError {
     /// `host:port` as given to `connect_tcp`.
@@ -169,12 +205,34 @@ impl fmt::Display for CannotListen {
 
 impl Error for CannotListen {}
 
-/// The failure a protocol (and a client factory) hears for `reason`. Each
+/// How a connection ended, as this module tells it to protocols and
+/// factories: the reactor's two reasons, and our own abort.
+#[derive(Debug)]
+enum Ending {
+    /// Closed cleanly, by either side.
+    Done,
+    /// We cut it with `abort_connection`.
+    Aborted,
+    /// It broke, and this is why.
+    Lost(io::Error),
+}
+
+impl From<Disconnect> for Ending {
+    fn from(reason: Disconnect) -> Ending {
+        match reason {
+            Disconnect::Done => Ending::Done,
+            Disconnect::Lost(error) => Ending::Lost(error),
+        }
+    }
+}
+
+/// The failure a protocol (and a client factory) hears for `ending`. Each
 /// listener gets its own copy, so an `io::Error` is rebuilt from its code.
-fn failure_of(reason: &Disconnect) -> Failure {
-    match reason {
-        Disconnect::Done => Failure::without_backtrace(ConnectionDone),
-        Disconnect::Lost(error) => Failure::without_backtrace(ConnectionLost(copy_of(error))),
+fn failure_of(ending: &Ending) -> Failure {
+    match ending {
+        Ending::Done => Failure::without_backtrace(ConnectionDone),
+        Ending::Aborted => Failure::without_backtrace(ConnectionAborted),
+        Ending::Lost(error) => Failure::without_backtrace(ConnectionLost(copy_of(error))),
     }
 }
 
@@ -190,6 +248,96 @@ fn is_would_block(error: &io::Error) -> bool {
 }
 
 // ---------------------------------------------------------------------------
+// The bytes waiting to go: shared, never copied per connection.
+// ---------------------------------------------------------------------------
+
+// ANCHOR: outgoing
+/// What the protocol wrote and the socket has not taken yet, in order. A
+/// `write_bytes` queues a reference to the caller's bytes (a `Bytes` is a
+/// counted view into one buffer), so thirty slow readers of one poem hold
+/// thirty references to it, not thirty copies. Small `write`s are copied
+/// into `tail`, which is sealed into a chunk when a shared one follows.
+#[derive(Default)]
+struct Outgoing {
+    chunks: VecDeque<Bytes>,
+    /// Bytes copied from `write`, after every chunk.
+    tail: BytesMut,
+    /// The bytes waiting, in chunks and tail together.
+    len: usize,
+}
+// ANCHOR_END: outgoing
+
+impl Outgoing {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push_copy(&mut self, data: &[u8]) {
+        self.tail.extend_from_slice(data);
+        self.len += data.len();
+    }
+
+    fn push_shared(&mut self, data: Bytes) {
+        if !self.tail.is_empty() {
+            let sealed = self.tail.split().freeze();
+            self.chunks.push_back(sealed);
+        }
+        self.len += data.len();
+        self.chunks.push_back(data);
+    }
+
+    /// Forgets everything waiting, and the memory it held.
+    fn clear(&mut self) {
+        *self = Outgoing::default();
+    }
+
+    /// Writes, several chunks per system call, until the socket would
+    /// block or nothing is left.
+    fn write_to(&mut self, socket: &mut TcpStream) -> io::Result<()> {
+        const SLICES: usize = 64;
+        while !self.is_empty() {
+            let mut slices = Vec::with_capacity(SLICES.min(self.chunks.len() + 1));
+            slices.extend(self.chunks.iter().take(SLICES).map(|c| IoSlice::new(c)));
+            if slices.len() < SLICES && !self.tail.is_empty() {
+                slices.push(IoSlice::new(&self.tail));
+            }
+            match socket.write_vectored(&slices) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.advance(n),
+                Err(error) if is_would_block(&error) => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if self.is_empty() && self.tail.capacity() > KEEP_BUFFER {
+            self.tail = BytesMut::new();
+        }
+        Ok(())
+    }
+
+    /// `n` bytes have gone: drop what they came from.
+    fn advance(&mut self, mut n: usize) {
+        self.len -= n;
+        while n > 0 {
+            match self.chunks.front_mut() {
+                Some(front) if n >= front.len() => {
+                    n -= front.len();
+                    self.chunks.pop_front();
+                }
+                Some(front) => {
+                    front.advance(n);
+                    n = 0;
+                }
+                None => {
+                    self.tail.advance(n);
+                    n = 0;
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The connection: a socket, its protocol, and the bytes waiting to go.
 // ---------------------------------------------------------------------------
 
@@ -198,6 +346,10 @@ enum State {
     Open,
     /// `lose_connection` was called: close once the buffer is empty.
     Disconnecting,
+    /// Everything was sent and our side is shut down; the protocol has
+    /// heard the end. What the peer still sends is read and thrown away
+    /// until it closes too (or the bounds run out), then the socket closes.
+    Lingering,
     Closed,
 }
 
@@ -211,16 +363,15 @@ struct Connection {
     reactor: WeakReactor,
     /// `None` once closed: dropping the socket is what closes it.
     socket: RefCell<Option<TcpStream>>,
-    /// `None` once `connection_lost` has been delivered.
-    protocol: RefCell<Option<Box<dyn Protocol>>>,
+    /// The protocol, which hears each event once and is never re-entered.
+    protocol: ProtocolCell,
     /// Bytes written by the protocol that the socket has not taken yet.
-    outgoing: RefCell<BytesMut>,
+    outgoing: RefCell<Outgoing>,
     state: Cell<State>,
-    /// A reason to close that is already decided (an abort, a failed write).
-    pending_close: RefCell<Option<Disconnect>>,
-    /// A protocol method is running: closing waits until it returns.
-    busy: Cell<bool>,
-    /// Registered as a writer.
+    /// A reason to close that is already decided (an abort, a failed
+    /// write). Set by whoever decides; taken by `closing_reason`.
+    pending_close: RefCell<Option<Ending>>,
+    /// Registered as a writer. Set by `write`, cleared by `do_write`.
     writing: Cell<bool>,
     /// The peer has finished sending (end of file). Until then the
     /// connection is registered as a reader, from `start` on.
@@ -229,6 +380,10 @@ struct Connection {
     more_to_read: Cell<bool>,
     /// A zero-delay call will look at this connection again.
     revisit: Cell<bool>,
+    /// While lingering: how much input was thrown away, and the timer that
+    /// ends the wait.
+    discarded: Cell<usize>,
+    linger_timer: RefCell<Option<DelayedCall>>,
     peer: SocketAddr,
     /// Our own address, looked up the first time someone asks.
     host: Cell<Option<SocketAddr>>,
@@ -254,15 +409,16 @@ impl Connection {
             me: me.clone(),
             reactor: reactor.downgrade(),
             socket: RefCell::new(Some(socket)),
-            protocol: RefCell::new(Some(protocol)),
+            protocol: ProtocolCell::new(protocol),
             outgoing: RefCell::default(),
             state: Cell::new(State::Open),
             pending_close: RefCell::default(),
-            busy: Cell::new(false),
             writing: Cell::new(false),
             eof: Cell::new(false),
             more_to_read: Cell::new(false),
             revisit: Cell::new(false),
+            discarded: Cell::new(0),
+            linger_timer: RefCell::default(),
             peer,
             host: Cell::new(None),
             host_hint,
@@ -270,26 +426,10 @@ impl Connection {
         })
     }
 
-    /// Calls the protocol, marking the connection busy meanwhile (even if
-    /// the protocol panics, hence the guard).
-    fn call_protocol(&self, f: impl FnOnce(&mut dyn Protocol)) {
-        struct Busy<'a>(&'a Cell<bool>);
-        impl Drop for Busy<'_> {
-            fn drop(&mut self) {
-                self.0.set(false);
-            }
-        }
-        self.busy.set(true);
-        let _busy = Busy(&self.busy);
-        if let Some(protocol) = self.protocol.borrow_mut().as_mut() {
-            f(protocol.as_mut());
-        }
-    }
-
     // ANCHOR: start
     /// The connection is up: tell the protocol, then watch the socket,
     /// unless the protocol already closed it (as a server that writes a
-    /// poem and hangs up does; it then never costs a registration).
+    /// poem and hangs up does).
     fn start(self: &Rc<Self>, reactor: &Reactor) {
         let transport: Rc<dyn Transport> = Rc::new(TcpTransport {
             connection: Rc::downgrade(self),
@@ -297,16 +437,16 @@ impl Connection {
             host_hint: self.host_hint,
         });
         let made = reactor.catching("connection_made", || {
-            self.call_protocol(|protocol| protocol.connection_made(transport))
+            self.protocol.deliver(Event::Made(transport))
         });
         if made.is_none() {
             self.close_soon("connection_made panicked");
         }
         if let Some(reason) = self.closing_reason() {
-            return self.close_now(reactor, reason);
+            return self.close(reactor, reason);
         }
         if let Err(error) = reactor.add_reader(self.clone()) {
-            self.close_now(reactor, Disconnect::Lost(error));
+            self.close(reactor, Ending::Lost(error));
         }
     }
     // ANCHOR_END: start
@@ -315,12 +455,12 @@ impl Connection {
         let error = io::Error::new(io::ErrorKind::ConnectionAborted, why.to_string());
         self.pending_close
             .borrow_mut()
-            .get_or_insert(Disconnect::Lost(error));
+            .get_or_insert(Ending::Lost(error));
     }
 
     /// Should the connection close now, and why?
-    fn closing_reason(&self) -> Option<Disconnect> {
-        if self.state.get() == State::Closed {
+    fn closing_reason(&self) -> Option<Ending> {
+        if matches!(self.state.get(), State::Closed | State::Lingering) {
             return None;
         }
         if let Some(reason) = self.pending_close.borrow_mut().take() {
@@ -328,41 +468,102 @@ impl Connection {
         }
         let drained = self.outgoing.borrow().is_empty();
         let done_reading = self.state.get() == State::Disconnecting || self.eof.get();
-        (drained && done_reading).then_some(Disconnect::Done)
+        (drained && done_reading).then_some(Ending::Done)
     }
 
-    /// Closes from outside the reactor's dispatch: stop watching, then end.
-    fn close_now(&self, reactor: &Reactor, reason: Disconnect) {
+    // ANCHOR: close
+    /// Closes from outside the reactor's dispatch. A clean close lingers
+    /// if the peer may still send: see [`Connection::linger`].
+    fn close(&self, reactor: &Reactor, reason: Ending) {
+        let clean = matches!(reason, Ending::Done);
+        if clean && !self.eof.get() && self.state.get() != State::Lingering {
+            return self.linger(reactor);
+        }
         reactor.remove_reader(self);
         reactor.remove_writer(self);
         self.finish(reactor, reason);
     }
 
+    /// Everything written has been sent, and the peer has not said it is
+    /// done. Closing the socket now would be a mistake: if the peer has
+    /// sent anything we never read (a client that speaks first), Linux
+    /// answers the close with a reset, and a reset throws away what is
+    /// still queued for the peer in our kernel, the end of our reply. So,
+    /// as nginx's "lingering close" does: shut down our sending side (the
+    /// peer reads the rest of the reply, then end of file), keep reading
+    /// and throwing away what it sends until it closes too, and only then
+    /// close, or after [`LINGER_TIME`] or [`LINGER_BYTES`], whichever
+    /// comes first. The protocol hears `connection_lost` now: for it, the
+    /// connection is over.
+    fn linger(&self, reactor: &Reactor) {
+        let shut = match self.socket.borrow().as_ref() {
+            Some(socket) => socket.shutdown(Shutdown::Write),
+            None => Ok(()),
+        };
+        if let Err(error) = shut {
+            // Already reset, most likely: nothing to linger for.
+            return self.close(reactor, Ending::Lost(error));
+        }
+        self.state.set(State::Lingering);
+        reactor.remove_writer(self);
+        self.tell_the_end(reactor, &Ending::Done);
+        let (Some(me), true) = (self.me.upgrade(), self.state.get() == State::Lingering) else {
+            return;
+        };
+        if let Err(error) = reactor.add_reader(me) {
+            return self.finish(reactor, Ending::Lost(error));
+        }
+        let me = self.me.clone();
+        let timer = reactor.call_later(LINGER_TIME, move |reactor| {
+            if let Some(me) = me.upgrade() {
+                me.close(reactor, Ending::Lost(io::ErrorKind::TimedOut.into()));
+            }
+        });
+        *self.linger_timer.borrow_mut() = Some(timer);
+        // Input may be waiting already: read it on the next turn.
+        self.more_to_read.set(true);
+        self.revisit_later();
+    }
+    // ANCHOR_END: close
+
     // ANCHOR: finish
     /// The end, whoever decided it: close the socket, then tell the
-    /// protocol and, for an outgoing connection, the factory.
-    fn finish(&self, reactor: &Reactor, reason: Disconnect) {
+    /// protocol and, for an outgoing connection, the factory (unless a
+    /// lingering close told them already).
+    fn finish(&self, reactor: &Reactor, reason: Ending) {
         if self.state.replace(State::Closed) == State::Closed {
             return;
         }
         self.socket.borrow_mut().take();
-        *self.outgoing.borrow_mut() = BytesMut::new();
-        let protocol = self.protocol.borrow_mut().take();
-        if let Some(mut protocol) = protocol {
-            let failure = failure_of(&reason);
-            reactor.catching("connection_lost", || protocol.connection_lost(failure));
+        self.outgoing.borrow_mut().clear();
+        if let Some(timer) = self.linger_timer.borrow_mut().take() {
+            timer.cancel();
         }
-        if let Some(connector) = &self.connector {
-            connector.connection_ended(reactor, &reason);
-        }
+        self.tell_the_end(reactor, &reason);
     }
     // ANCHOR_END: finish
+
+    /// Tells the protocol, then the connector, how the connection ended;
+    /// only the first time it is called.
+    fn tell_the_end(&self, reactor: &Reactor, reason: &Ending) {
+        if self.protocol.is_lost() {
+            return;
+        }
+        let lost = reactor.catching("connection_lost", || {
+            self.protocol.deliver(Event::Lost(failure_of(reason)))
+        });
+        // The protocol goes here, where a panic in its `Drop` is caught.
+        reactor.catching("dropping a protocol", || drop(lost));
+        if let Some(connector) = &self.connector {
+            connector.connection_ended(reactor, reason);
+        }
+    }
 
     /// Looks at the connection again in a zero-delay call, unless a
     /// protocol method of ours is running: the code that called it looks
     /// as soon as it returns.
     fn revisit_later(&self) {
-        if self.busy.get() || self.revisit.replace(true) {
+        if self.protocol.is_busy() || self.revisit.replace(true) {
             return;
         }
         let (Some(reactor), Some(me)) = (self.reactor.upgrade(), self.me.upgrade()) else {
@@ -380,45 +581,52 @@ impl Connection {
             // A panic here is caught as it would be in the reactor's own
             // dispatch: it loses this connection, and only this one.
             true => reactor
-                .catching("do_read", || self.do_read(reactor))
-                .unwrap_or_else(|| Some(Disconnect::Lost(io::Error::other("do_read panicked")))),
+                .catching("do_read", || self.read_burst(reactor))
+                .unwrap_or_else(|| Some(Ending::Lost(io::Error::other("do_read panicked")))),
             false => None,
         };
         if let Some(reason) = reason.or_else(|| self.closing_reason()) {
-            self.close_now(reactor, reason);
+            self.close(reactor, reason);
         }
     }
 
     // ANCHOR: write
-    fn write(&self, data: &[u8]) {
-        if self.state.get() == State::Closed
-            || data.is_empty()
-            || self.pending_close.borrow().is_some()
-        {
+    /// Sends `data` (whose shared form, if the caller has one, is
+    /// `shared`): as much as the socket takes now, the rest queued.
+    fn write(&self, data: &[u8], shared: Option<&Bytes>) {
+        let writable = matches!(self.state.get(), State::Open | State::Disconnecting);
+        if !writable || data.is_empty() || self.pending_close.borrow().is_some() {
             return;
         }
-        let mut rest = data;
+        let mut written = 0;
         // Nothing queued: try the socket at once. Most writes end here.
         if self.outgoing.borrow().is_empty() {
             let mut socket = self.socket.borrow_mut();
             let Some(socket) = socket.as_mut() else {
                 return;
             };
-            while !rest.is_empty() {
-                match socket.write(rest) {
+            while written < data.len() {
+                match socket.write(&data[written..]) {
                     Ok(0) => return self.fail(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => rest = &rest[n..],
+                    Ok(n) => written += n,
                     Err(error) if is_would_block(&error) => break,
                     Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                     Err(error) => return self.fail(error),
                 }
             }
         }
-        if rest.is_empty() {
+        if written == data.len() {
             return;
         }
-        // The socket is full: keep the rest, and ask to hear when it drains.
-        self.outgoing.borrow_mut().extend_from_slice(rest);
+        // The socket is full: keep the rest (a reference to it, if it is
+        // shared), and ask to hear when the socket drains.
+        match shared {
+            Some(bytes) => self
+                .outgoing
+                .borrow_mut()
+                .push_shared(bytes.slice(written..)),
+            None => self.outgoing.borrow_mut().push_copy(&data[written..]),
+        }
         if !self.writing.replace(true) {
             let added = match (self.reactor.upgrade(), self.me.upgrade()) {
                 (Some(reactor), Some(me)) => reactor.add_writer(me),
@@ -435,30 +643,17 @@ impl Connection {
     fn fail(&self, error: io::Error) {
         self.pending_close
             .borrow_mut()
-            .get_or_insert(Disconnect::Lost(error));
+            .get_or_insert(Ending::Lost(error));
         self.revisit_later();
     }
 
     /// Writes what is queued until the socket would block.
     fn flush(&self) -> io::Result<()> {
-        let mut outgoing = self.outgoing.borrow_mut();
         let mut socket = self.socket.borrow_mut();
-        let Some(socket) = socket.as_mut() else {
-            return Ok(());
-        };
-        while !outgoing.is_empty() {
-            match socket.write(&outgoing) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => outgoing.advance(n),
-                Err(error) if is_would_block(&error) => break,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error),
-            }
+        match socket.as_mut() {
+            Some(socket) => self.outgoing.borrow_mut().write_to(socket),
+            None => Ok(()),
         }
-        if outgoing.is_empty() && outgoing.capacity() > KEEP_BUFFER {
-            *outgoing = BytesMut::new();
-        }
-        Ok(())
     }
 
     fn lose_connection(&self) {
@@ -469,9 +664,10 @@ impl Connection {
     }
 
     fn abort_connection(&self) {
-        if self.state.get() != State::Closed {
+        if matches!(self.state.get(), State::Open | State::Disconnecting) {
             self.outgoing.borrow_mut().clear();
-            self.close_soon("the connection was aborted");
+            // An abort replaces any other reason that was on its way.
+            *self.pending_close.borrow_mut() = Some(Ending::Aborted);
             self.revisit_later();
         }
     }
@@ -486,27 +682,51 @@ impl Connection {
         host.unwrap_or(self.host_hint)
     }
 
-    /// The rest of `do_read` after the socket said end of file.
-    fn end_of_file(&self, reactor: &Reactor) -> Option<Disconnect> {
+    /// The rest of a read after the socket said end of file.
+    fn end_of_file(&self, reactor: &Reactor) -> Option<Ending> {
+        self.eof.set(true);
+        if self.state.get() == State::Lingering {
+            return Some(Ending::Done); // the peer has closed too: the wait is over
+        }
         if self.outgoing.borrow().is_empty() {
             return Some(
                 self.pending_close
                     .borrow_mut()
                     .take()
-                    .unwrap_or(Disconnect::Done),
+                    .unwrap_or(Ending::Done),
             );
         }
         // The peer is done sending but may still be reading: finish
         // writing first, so that no byte written is lost.
-        self.eof.set(true);
         reactor.remove_reader(self);
-        self.closing_reason()
+        None
+    }
+
+    /// Throws away what a lingering connection reads; true when enough
+    /// has been thrown away to stop waiting for the peer.
+    fn discard(&self, n: usize) -> bool {
+        self.discarded.set(self.discarded.get() + n);
+        self.discarded.get() > LINGER_BYTES
     }
 }
 
 // ANCHOR: do_read
 impl ReadDescriptor for Connection {
+    /// Reads until the socket would block. The connection closes itself
+    /// (see `close`) when a read tells it to; it never hands the reactor a
+    /// reason, because the reactor's two reasons cannot say "aborted" and
+    /// know nothing of lingering.
     fn do_read(&self, reactor: &Reactor) -> Option<Disconnect> {
+        if let Some(reason) = self.read_burst(reactor) {
+            self.close(reactor, reason);
+        }
+        None
+    }
+}
+
+impl Connection {
+    /// Up to `BURST` reads; the reason to close, if one turned up.
+    fn read_burst(&self, reactor: &Reactor) -> Option<Ending> {
         let mut buffer = [0; READ_CHUNK];
         for _ in 0..BURST {
             // After end of file the reader is unregistered; a revisit may
@@ -526,12 +746,18 @@ impl ReadDescriptor for Connection {
             };
             match read {
                 Ok(0) => return self.end_of_file(reactor),
+                Ok(n) if self.state.get() == State::Lingering => {
+                    if self.discard(n) {
+                        return Some(Ending::Done);
+                    }
+                }
                 Ok(n) => {
                     // After lose_connection, what arrives is not wanted. It
                     // is still read (Twisted stops reading instead), so that
                     // the peer's end of file or reset is noticed.
-                    if self.state.get() == State::Open && self.pending_close.borrow().is_none() {
-                        self.call_protocol(|protocol| protocol.data_received(&buffer[..n]));
+                    if self.state.get() == State::Open {
+                        let lost = self.protocol.data_received(&buffer[..n]);
+                        reactor.catching("dropping a protocol", || drop(lost));
                     }
                     if let Some(reason) = self.closing_reason() {
                         return Some(reason);
@@ -539,7 +765,7 @@ impl ReadDescriptor for Connection {
                 }
                 Err(error) if is_would_block(&error) => return self.closing_reason(),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Some(Disconnect::Lost(error)),
+                Err(error) => return Some(Ending::Lost(error)),
             }
         }
         // A fast sender has had its share; the rest waits for a later call.
@@ -553,12 +779,16 @@ impl ReadDescriptor for Connection {
 impl WriteDescriptor for Connection {
     fn do_write(&self, reactor: &Reactor) -> Option<Disconnect> {
         if let Err(error) = self.flush() {
-            return Some(Disconnect::Lost(error));
+            self.close(reactor, Ending::Lost(error));
+            return None;
         }
         if self.outgoing.borrow().is_empty() && self.writing.replace(false) {
             reactor.remove_writer(self);
         }
-        self.closing_reason()
+        if let Some(reason) = self.closing_reason() {
+            self.close(reactor, reason);
+        }
+        None
     }
 }
 
@@ -567,8 +797,10 @@ impl FileDescriptor for Connection {
         self.fd
     }
 
+    /// Only the reactor calls this: after a panic in `do_read` or
+    /// `do_write`, or when it shuts down. There is nothing to linger for.
     fn connection_lost(&self, reactor: &Reactor, reason: Disconnect) {
-        self.finish(reactor, reason);
+        self.finish(reactor, Ending::from(reason));
     }
 
     fn log_prefix(&self) -> String {
@@ -590,7 +822,13 @@ struct TcpTransport {
 impl Transport for TcpTransport {
     fn write(&self, data: &[u8]) {
         if let Some(connection) = self.connection.upgrade() {
-            connection.write(data);
+            connection.write(data, None);
+        }
+    }
+
+    fn write_bytes(&self, data: Bytes) {
+        if let Some(connection) = self.connection.upgrade() {
+            connection.write(&data, Some(&data));
         }
     }
 
@@ -852,7 +1090,7 @@ impl Connector {
     }
     // ANCHOR_END: failed
 
-    fn connection_ended(&self, reactor: &Reactor, reason: &Disconnect) {
+    fn connection_ended(&self, reactor: &Reactor, reason: &Ending) {
         self.inner.state.set(ConnectorState::Disconnected);
         let failure = failure_of(reason);
         reactor.catching("client_connection_lost", || {
@@ -926,15 +1164,53 @@ impl FileDescriptor for Attempt {
 // The two ways in, as reactor methods, like Twisted's `reactor.connectTCP`.
 // ---------------------------------------------------------------------------
 
+/// What `listen_tcp` accepts as a factory: an `Rc` of any [`Factory`], or
+/// an `Rc<dyn Factory>`. (A parameter of type `Rc<dyn Factory>` would take
+/// both too, but then `Rc::clone(&factory)` would no longer infer.)
+pub trait IntoFactory {
+    fn into_factory(self) -> Rc<dyn Factory>;
+}
+
+impl<F: Factory + 'static> IntoFactory for Rc<F> {
+    fn into_factory(self) -> Rc<dyn Factory> {
+        self
+    }
+}
+
+impl IntoFactory for Rc<dyn Factory> {
+    fn into_factory(self) -> Rc<dyn Factory> {
+        self
+    }
+}
+
+/// What `connect_tcp` accepts as a factory: an `Rc` of any
+/// [`ClientFactory`], or an `Rc<dyn ClientFactory>`.
+pub trait IntoClientFactory {
+    fn into_client_factory(self) -> Rc<dyn ClientFactory>;
+}
+
+impl<F: ClientFactory + 'static> IntoClientFactory for Rc<F> {
+    fn into_client_factory(self) -> Rc<dyn ClientFactory> {
+        self
+    }
+}
+
+impl IntoClientFactory for Rc<dyn ClientFactory> {
+    fn into_client_factory(self) -> Rc<dyn ClientFactory> {
+        self
+    }
+}
+
 impl Reactor {
     // ANCHOR: connect_tcp
     /// Starts connecting to `host:port` without waiting. The factory hears
     /// `started_connecting` now, and later either builds the connection's
     /// protocol or hears `client_connection_failed`.
-    pub fn connect_tcp<F>(&self, host: &str, port: u16, factory: Rc<F>) -> Connector
-    where
-        F: ClientFactory + 'static,
-    {
+    ///
+    /// Any factory will do, a trait object too (`Rc<dyn ClientFactory>`),
+    /// so that a registry can hold factories of different types.
+    pub fn connect_tcp(&self, host: &str, port: u16, factory: impl IntoClientFactory) -> Connector {
+        let factory = factory.into_client_factory();
         let connector = Connector {
             inner: Rc::new(ConnectorInner {
                 destination: format!("{host}:{port}"),
@@ -981,15 +1257,15 @@ impl Reactor {
     // ANCHOR: listen_tcp
     /// Listens on `interface:port` (port 0: any free port) and serves each
     /// client with a protocol from `factory`, until `stop_listening`.
-    pub fn listen_tcp<F>(
+    ///
+    /// Any factory will do, a trait object too (`Rc<dyn Factory>`).
+    pub fn listen_tcp(
         &self,
         port: u16,
-        factory: Rc<F>,
+        factory: impl IntoFactory,
         interface: &str,
-    ) -> Result<ListeningPort, CannotListen>
-    where
-        F: Factory + 'static,
-    {
+    ) -> Result<ListeningPort, CannotListen> {
+        let factory = factory.into_factory();
         let cannot = |error| CannotListen {
             interface: interface.to_string(),
             port,

@@ -640,3 +640,143 @@ fn a_stopped_reactor_refuses_new_descriptors() {
     assert_eq!(error.to_string(), "the reactor has stopped");
     assert!(reactor.readers().is_empty());
 }
+
+// ---------------------------------------------------------------------------
+// Hardening (issue 11): each of these failed (or did not compile) before
+// its fix.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn an_enormous_delay_is_accepted_and_never_fires() {
+    let reactor = Reactor::new().unwrap();
+    let log = new_log();
+    let never = {
+        let log = log.clone();
+        reactor.call_later(Duration::MAX, move |_| note(&log, "fired"))
+    };
+    reactor.call_later(ms(5), |reactor| reactor.stop());
+    safety_net(&reactor);
+    reactor.run().unwrap();
+    assert!(entries(&log).is_empty());
+    // The shutdown at the end of run dropped it without running it.
+    assert!(!never.active());
+}
+
+/// Panics when dropped, like a careless user type.
+struct PanicsOnDrop(&'static str);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("{}", self.0);
+    }
+}
+
+#[test]
+fn a_drop_that_panics_is_caught_wherever_the_reactor_lets_go() {
+    let output = traced(|| {
+        let reactor = Reactor::new().unwrap();
+        // A cancelled call, a call still pending at shutdown, a startup
+        // call never run, and a reader that leaves the table.
+        let doomed = PanicsOnDrop("cancelled call");
+        let cancelled = reactor.call_later(ms(1), move |_| drop(doomed));
+        assert!(cancelled.cancel());
+        let pending = PanicsOnDrop("pending call");
+        reactor.call_later(Duration::from_secs(3600), move |_| drop(pending));
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        struct Doomed(UnixStream, #[allow(dead_code)] PanicsOnDrop);
+        impl FileDescriptor for Doomed {
+            fn fileno(&self) -> RawFd {
+                self.0.as_raw_fd()
+            }
+            fn connection_lost(&self, _reactor: &Reactor, _reason: Disconnect) {}
+        }
+        impl ReadDescriptor for Doomed {
+            fn do_read(&self, reactor: &Reactor) -> Option<Disconnect> {
+                reactor.remove_reader(self);
+                None
+            }
+        }
+        let reader = Rc::new(Doomed(ours, PanicsOnDrop("descriptor")));
+        reactor.add_reader(reader).unwrap();
+        (&theirs).write_all(b"x").unwrap();
+        reactor.call_later(ms(20), |reactor| reactor.stop());
+        safety_net(&reactor);
+        reactor.run().unwrap();
+        drop(theirs);
+        // After the shutdown: a call that can never run is dropped at once.
+        let late = PanicsOnDrop("late call");
+        reactor.call_later(ms(1), move |_| drop(late));
+        reactor.call_when_running(|_| {});
+    });
+    for what in ["cancelled call", "pending call", "descriptor", "late call"] {
+        assert!(output.contains(what), "{what} not reported: {output}");
+    }
+}
+
+#[test]
+fn dropping_the_owner_shuts_down_even_with_handles_in_its_own_callbacks() {
+    let log = new_log();
+    let weak = {
+        let reactor = Reactor::new().unwrap();
+        // A cycle: the reactor holds a call that holds a handle to it.
+        let handle = reactor.clone();
+        let lost = log.clone();
+        reactor.call_later(Duration::from_secs(3600), move |_| {
+            let _ = &handle;
+            note(&lost, "ran");
+        });
+        let (ours, _theirs) = UnixStream::pair().unwrap();
+        reactor
+            .add_reader(Rc::new(Reader::new(ours, log.clone())))
+            .unwrap();
+        Rc::downgrade(&reactor.inner)
+        // The owner is dropped here, having never run.
+    };
+    assert!(weak.upgrade().is_none(), "the reactor outlived its owner");
+    assert_eq!(
+        entries(&log),
+        ["lost (the connection was lost: the reactor stopped), still listed: false"]
+    );
+}
+
+#[test]
+fn a_handle_that_outlives_the_owner_refuses_work() {
+    let reactor = Reactor::new().unwrap();
+    let handle = reactor.clone();
+    let remote = reactor.remote();
+    drop(reactor);
+    let log = new_log();
+    let call = {
+        let log = log.clone();
+        handle.call_later(ms(1), move |_| note(&log, "ran"))
+    };
+    assert!(!call.active());
+    assert!(matches!(handle.run(), Err(ReactorError::NotRestartable)));
+    assert!(remote.call(|_| {}).is_err());
+    let (ours, _theirs) = UnixStream::pair().unwrap();
+    assert!(handle.add_reader(Rc::new(Reader::new(ours, log))).is_err());
+}
+
+#[test]
+fn iterate_takes_one_turn_at_a_time() {
+    let reactor = Reactor::new().unwrap();
+    let log = new_log();
+    for name in ["first", "second"] {
+        let log = log.clone();
+        reactor.call_later(Duration::ZERO, move |_| note(&log, name));
+    }
+    reactor.iterate(ms(100)).unwrap();
+    assert_eq!(entries(&log), ["first", "second"]);
+    // A wait is bounded by the timeout when nothing is due.
+    reactor.iterate(ms(1)).unwrap();
+    // iterate inside run is a loop within the loop: refused.
+    let refused = log.clone();
+    reactor.call_when_running(move |reactor| {
+        let inner = reactor.iterate(ms(1));
+        note(&refused, format!("{:?}", inner.err()));
+        reactor.stop();
+    });
+    safety_net(&reactor);
+    reactor.run().unwrap();
+    assert_eq!(entries(&log)[2], "Some(the reactor is already running)");
+}

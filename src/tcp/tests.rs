@@ -66,6 +66,7 @@ struct Seen {
     lost: RefCell<Vec<String>>,
     lost_cleanly: Cell<usize>,
     lost_broken: Cell<usize>,
+    lost_aborted: Cell<usize>,
 }
 
 impl Seen {
@@ -75,6 +76,9 @@ impl Seen {
         }
         if reason.check::<ConnectionLost>() {
             self.lost_broken.set(self.lost_broken.get() + 1);
+        }
+        if reason.check::<ConnectionAborted>() {
+            self.lost_aborted.set(self.lost_aborted.get() + 1);
         }
         self.lost.borrow_mut().push(reason.to_string());
     }
@@ -584,7 +588,7 @@ fn stop_listening_leaves_open_connections_alone() {
 }
 
 #[test]
-fn abort_closes_at_once_and_the_protocol_hears_it_was_lost() {
+fn abort_closes_at_once_and_the_protocol_hears_it_was_aborted() {
     // Far more than the kernel's buffers hold while the client is not reading.
     const SIZE: usize = 32 * 1024 * 1024;
     struct Aborter(Rc<Seen>, mpsc::Sender<()>);
@@ -627,8 +631,10 @@ fn abort_closes_at_once_and_the_protocol_hears_it_was_lost() {
     });
     run_bounded(&reactor);
     assert!(client.join().unwrap() < SIZE);
-    assert_eq!(seen.lost_broken.get(), 1, "{:?}", seen.lost.borrow());
-    assert!(seen.lost.borrow()[0].contains("aborted"));
+    // ConnectionAborted, not ConnectionLost or ConnectionDone: we cut it.
+    assert_eq!(seen.lost_aborted.get(), 1, "{:?}", seen.lost.borrow());
+    assert_eq!(seen.lost_broken.get() + seen.lost_cleanly.get(), 0);
+    assert_eq!(*seen.lost.borrow(), ["the connection was aborted"]);
 }
 
 #[test]
@@ -778,4 +784,224 @@ fn a_panic_in_a_later_read_burst_still_loses_the_connection() {
         *seen.lost.borrow(),
         ["the connection was lost: do_read panicked"]
     );
+}
+
+// ---------------------------------------------------------------------------
+// Hardening (issue 11): each of these failed before its fix.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_client_that_speaks_first_still_gets_the_whole_reply() {
+    // A reply bigger than the kernel's buffers, and a small one that the
+    // server writes and closes on at once, in connection_made.
+    for size in [1_000_000, 3_000] {
+        let reactor = Reactor::new().unwrap();
+        let (port, seen) = serve(&reactor, pattern(size), 1, true);
+        let done = stop_after(&reactor, 1);
+        let client = thread::spawn(move || {
+            let mut stream = connect(port);
+            stream.write_all(b"hello\n").unwrap();
+            // Let the server close before we start reading.
+            thread::sleep(Duration::from_millis(100));
+            let mut got = Vec::new();
+            let outcome = stream.read_to_end(&mut got);
+            done();
+            (outcome.map_err(|e| e.to_string()), got)
+        });
+        run_bounded(&reactor);
+        let (outcome, got) = client.join().unwrap();
+        assert_eq!(outcome.map(|_| got.len()), Ok(size), "size {size}");
+        assert!(got == pattern(size), "size {size}: the bytes differ");
+        assert_eq!(seen.lost_cleanly.get(), 1, "{:?}", seen.lost.borrow());
+    }
+}
+
+/// Counts the protocols built and dropped, and holds a reactor handle the
+/// way a factory that stops the reactor does: a circle through the reactor.
+struct Counted {
+    reactor: Reactor,
+    built: Rc<Cell<usize>>,
+    dropped: Rc<Cell<usize>>,
+}
+
+struct CountedProtocol(Rc<Cell<usize>>);
+
+impl Drop for CountedProtocol {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+impl Protocol for CountedProtocol {}
+
+impl Factory for Counted {
+    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+        let _ = &self.reactor;
+        self.built.set(self.built.get() + 1);
+        Box::new(CountedProtocol(self.dropped.clone()))
+    }
+}
+
+#[test]
+fn dropping_the_reactor_closes_every_socket_and_frees_every_protocol() {
+    const CLIENTS: usize = 5;
+    let (built, dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let reactor = Reactor::new().unwrap();
+    let factory = Rc::new(Counted {
+        reactor: reactor.clone(),
+        built: built.clone(),
+        dropped: dropped.clone(),
+    });
+    let factory_alive = Rc::downgrade(&factory);
+    let port = reactor
+        .listen_tcp(0, factory, "127.0.0.1")
+        .unwrap()
+        .host()
+        .port();
+    let clients: Vec<StdStream> = (0..CLIENTS).map(|_| connect(port)).collect();
+    // The reactor never runs: it only takes turns until every client has
+    // its protocol.
+    let deadline = std::time::Instant::now() + LIMIT;
+    while built.get() < CLIENTS && std::time::Instant::now() < deadline {
+        reactor.iterate(Duration::from_millis(10)).unwrap();
+    }
+    assert_eq!(built.get(), CLIENTS);
+    assert_eq!(dropped.get(), 0);
+
+    drop(reactor);
+
+    assert_eq!(dropped.get(), CLIENTS, "every protocol is freed");
+    assert!(factory_alive.upgrade().is_none(), "the factory is freed");
+    let refused = StdStream::connect(("127.0.0.1", port));
+    assert!(refused.is_err(), "the port still accepts connections");
+    for mut client in clients {
+        let mut rest = Vec::new();
+        // End of file or a reset: either way, closed.
+        let _ = client.read_to_end(&mut rest);
+        assert!(rest.is_empty());
+    }
+}
+
+#[test]
+fn factories_may_be_trait_objects() {
+    let reactor = Reactor::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let server: Rc<dyn Factory> = Rc::new(Sender {
+        payload: Rc::new(b"a poem".to_vec()),
+        pieces: 1,
+        close: true,
+        seen: seen.clone(),
+    });
+    let port = reactor
+        .listen_tcp(0, server, "127.0.0.1")
+        .unwrap()
+        .host()
+        .port();
+    let checkers = Checkers::new(&reactor, b"a poem".to_vec(), 1);
+    let client: Rc<dyn ClientFactory> = checkers.clone();
+    reactor.connect_tcp("127.0.0.1", port, client);
+    run_bounded(&reactor);
+    assert_eq!(*checkers.results.borrow(), [true]);
+}
+
+/// Hears a request, and answers it from a Deferred's callback that writes
+/// to the same transport and closes it, all inside `data_received`.
+struct DeferredEcho;
+
+impl Factory for DeferredEcho {
+    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+        Box::new(DeferredEchoProtocol(None))
+    }
+}
+
+struct DeferredEchoProtocol(Option<Rc<dyn Transport>>);
+
+impl Protocol for DeferredEchoProtocol {
+    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+        self.0 = Some(transport);
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        let Some(transport) = self.0.clone() else {
+            return;
+        };
+        let (d, trigger) = crate::defer::deferred::<Vec<u8>>();
+        let _d = d.add_callback(move |request: Vec<u8>| {
+            transport.write(b"you said: ");
+            transport.write_bytes(Bytes::from(request));
+            transport.lose_connection();
+            transport.write(b"!");
+            Ok(())
+        });
+        trigger.callback(data.to_vec());
+    }
+}
+
+#[test]
+fn a_deferred_fired_inside_data_received_may_write_and_close_the_same_transport() {
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .listen_tcp(0, Rc::new(DeferredEcho), "127.0.0.1")
+        .unwrap()
+        .host()
+        .port();
+    let done = stop_after(&reactor, 1);
+    let client = thread::spawn(move || {
+        let mut stream = connect(port);
+        stream.write_all(b"hello").unwrap();
+        let got = read_all(stream);
+        done();
+        got
+    });
+    run_bounded(&reactor);
+    assert_eq!(client.join().unwrap(), b"you said: hello!");
+}
+
+#[test]
+fn write_bytes_queues_the_callers_bytes_without_copying_them() {
+    let poem = Bytes::from(pattern(1000));
+    let mut outgoing = Outgoing::default();
+    outgoing.push_copy(b"head ");
+    outgoing.push_shared(poem.slice(10..));
+    outgoing.push_copy(b" tail");
+    // The shared chunk is a view into the poem's own buffer.
+    assert_eq!(outgoing.chunks.len(), 2);
+    assert_eq!(outgoing.chunks[1].as_ptr(), poem[10..].as_ptr());
+    assert_eq!(outgoing.len, 5 + 990 + 5);
+    outgoing.advance(7);
+    assert_eq!(outgoing.chunks.len(), 1);
+    assert_eq!(outgoing.chunks[0].as_ptr(), poem[12..].as_ptr());
+    outgoing.advance(988);
+    assert!(outgoing.chunks.is_empty());
+    assert_eq!(&outgoing.tail[..], b" tail");
+}
+
+#[test]
+fn a_lingering_close_gives_up_on_a_peer_that_keeps_sending() {
+    const FLOOD: usize = 256 * 1024 * 1024;
+    let reactor = Reactor::new().unwrap();
+    let (port, seen) = serve(&reactor, b"short".to_vec(), 1, true);
+    let done = stop_after(&reactor, 1);
+    let client = thread::spawn(move || {
+        let mut stream = connect(port);
+        let mut got = [0; 5];
+        stream.read_exact(&mut got).unwrap();
+        // Far more than the lingering close throws away, and than the
+        // kernel's buffers on both sides hold.
+        let flood = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < FLOOD {
+            match stream.write(&flood) {
+                Ok(n) => sent += n,
+                Err(_) => break, // the server closed on us: what we wanted
+            }
+        }
+        done();
+        (got, sent)
+    });
+    run_bounded(&reactor);
+    let (got, sent) = client.join().unwrap();
+    assert_eq!(&got, b"short");
+    assert!(sent < FLOOD, "the server kept reading for ever");
+    assert_eq!(seen.lost_cleanly.get(), 1);
 }
