@@ -238,26 +238,41 @@ impl ProtocolCell {
             }
             Event::Data(data) => self.call(|protocol| protocol.data_received(&data)),
             Event::Lost(reason) => {
-                self.call(|protocol| protocol.connection_lost(reason));
-                return self.protocol.borrow_mut().take();
+                // Out of the cell first: even if connection_lost panics,
+                // the protocol has heard the end, once, and hears no more.
+                let mut protocol = self.protocol.borrow_mut().take()?;
+                self.queued.borrow_mut().clear();
+                let _busy = Busy::set(&self.busy);
+                protocol.connection_lost(reason);
+                return Some(protocol);
             }
         }
         None
     }
 
-    /// Calls the protocol with `busy` set, even if the method panics.
+    /// Calls the protocol with `busy` set.
     fn call(&self, f: impl FnOnce(&mut dyn Protocol)) {
-        struct Busy<'a>(&'a Cell<bool>);
-        impl Drop for Busy<'_> {
-            fn drop(&mut self) {
-                self.0.set(false);
-            }
-        }
-        self.busy.set(true);
-        let _busy = Busy(&self.busy);
+        let _busy = Busy::set(&self.busy);
         // Not re-entered (busy guards it), so this borrow never collides.
         if let Some(protocol) = self.protocol.borrow_mut().as_mut() {
             f(protocol.as_mut());
         }
+    }
+}
+
+/// Sets a busy flag, and clears it when dropped: when the method returns,
+/// or when it panics and the stack unwinds.
+struct Busy<'a>(&'a Cell<bool>);
+
+impl<'a> Busy<'a> {
+    fn set(flag: &'a Cell<bool>) -> Busy<'a> {
+        flag.set(true);
+        Busy(flag)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
     }
 }

@@ -70,3 +70,28 @@ fn a_fired_deferred_runs_new_callbacks_at_once_and_a_paused_one_waits() {
                            callback_3 got 2\n";
     assert!(stdout.ends_with(expected_paused), "{stdout}");
 }
+
+#[test]
+fn an_unhandled_failure_reported_to_a_closed_stderr_is_not_a_crash() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("defer-unhandled"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody will ever read stderr: the report meets a broken pipe, in a
+    // `Drop`, where a panic would be the end of the program.
+    drop(child.stderr.take());
+    let deadline = std::time::Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert_eq!(status.code(), Some(0), "the report failed quietly");
+    assert_eq!(stdout, "Finished\n");
+}

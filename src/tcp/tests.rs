@@ -1005,3 +1005,42 @@ fn a_lingering_close_gives_up_on_a_peer_that_keeps_sending() {
     assert!(sent < FLOOD, "the server kept reading for ever");
     assert_eq!(seen.lost_cleanly.get(), 1);
 }
+
+#[test]
+fn a_protocol_whose_connection_lost_panics_hears_the_end_only_once() {
+    struct Twice(Rc<Cell<usize>>);
+    impl Protocol for Twice {
+        fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+            transport.write(b"bye");
+            transport.lose_connection();
+        }
+        fn connection_lost(&mut self, _reason: Failure) {
+            self.0.set(self.0.get() + 1);
+            panic!("connection_lost falls down");
+        }
+    }
+    struct TwiceFactory(Rc<Cell<usize>>);
+    impl Factory for TwiceFactory {
+        fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+            Box::new(Twice(self.0.clone()))
+        }
+    }
+    let reactor = Reactor::new().unwrap();
+    let calls = Rc::new(Cell::new(0));
+    let port = reactor
+        .listen_tcp(0, Rc::new(TwiceFactory(calls.clone())), "127.0.0.1")
+        .unwrap()
+        .host()
+        .port();
+    let done = stop_after(&reactor, 1);
+    let client = thread::spawn(move || {
+        let mut stream = connect(port);
+        stream.write_all(b"hi").unwrap(); // so that the close lingers
+        let got = read_all(stream); // then our close ends the linger
+        done();
+        got
+    });
+    run_bounded(&reactor);
+    assert_eq!(client.join().unwrap(), b"bye");
+    assert_eq!(calls.get(), 1);
+}
