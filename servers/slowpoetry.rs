@@ -19,7 +19,7 @@ use std::time::Duration;
 use std::{fs, thread};
 
 use clap::Parser;
-use mini_twisted::poetry::{parse_seconds, poem_file, resolve};
+use mini_twisted::poetry::{excerpt, parse_seconds, poem_file, resolve, Checked};
 
 // ANCHOR: options
 /// Slow Poetry Server, blocking edition: serves one poem, slowly, to one
@@ -31,12 +31,13 @@ struct Options {
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     port: u16,
 
-    /// The network interface to listen on
+    /// The network interface to listen on (an IPv6 address with or without
+    /// brackets: ::1 or [::1])
     #[arg(long, default_value = "localhost")]
     iface: String,
 
     /// Seconds to pause after each send
-    #[arg(long, default_value = "0.1", value_parser = parse_seconds)]
+    #[arg(long, default_value = "0.1", value_parser = Checked(parse_seconds))]
     delay: Duration,
 
     /// How many bytes to send at a time
@@ -59,7 +60,8 @@ fn main() -> ExitCode {
         Err(error) => {
             eprintln!(
                 "slowpoetry: cannot listen on {}:{}: {error}",
-                options.iface, options.port
+                excerpt(&options.iface),
+                options.port
             );
             return ExitCode::FAILURE;
         }

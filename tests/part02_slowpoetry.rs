@@ -167,3 +167,26 @@ fn a_port_already_taken_is_reported() {
         .code(1)
         .stderr(predicate::str::contains("cannot listen on localhost:"));
 }
+
+#[test]
+fn each_bad_delay_says_what_is_wrong_with_it() {
+    for (delay, says) in [
+        ("1e300", "is too large"),
+        ("inf", "is too large"),
+        ("-1", "is negative"),
+        ("NaN", "is not a number"),
+        ("soon", "is not a number of seconds"),
+    ] {
+        // `--delay=-1`: a separate `-1` would read as an option.
+        let output = cargo_bin_cmd!("slowpoetry")
+            .arg(format!("--delay={delay}"))
+            .arg("poetry/science.txt")
+            .timeout(LIMIT)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{delay}: {stderr}");
+        assert!(stderr.contains(says), "{delay}: no {says:?} in {stderr}");
+        assert!(!stderr.contains("not a delay"), "{delay}: {stderr}");
+    }
+}
