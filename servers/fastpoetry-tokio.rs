@@ -26,8 +26,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use mini_twisted::poetry::{excerpt, poem_file, resolve};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::time::{timeout_at, Instant};
 
 /// Fast Poetry Server, tokio edition: sends the whole poem to every client
 /// at once, then closes the connection. The same command line and output
@@ -113,10 +114,42 @@ async fn main() -> ExitCode {
 /// One client: the whole poem, then the end of the connection.
 async fn serve(mut socket: TcpStream, poem: Arc<[u8]>) {
     // A client that hangs up early concerns only itself.
-    if let Err(error) = socket.write_all(&poem).await {
-        eprintln!("fastpoetry-tokio: sending failed: {error}");
+    match socket.write_all(&poem).await {
+        Ok(()) => linger(socket).await,
+        Err(error) => eprintln!("fastpoetry-tokio: sending failed: {error}"),
     }
-    // Dropping `socket` closes the connection: the end of the poem.
+}
+
+/// Give up on a lingering client that has been silent this long...
+const LINGER_IDLE: Duration = Duration::from_secs(2);
+/// ...or that is still talking this long after the poem ended...
+const LINGER_TOTAL: Duration = Duration::from_secs(10);
+/// ...or once we have thrown away this much of what it sent.
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// Closes the connection without losing the poem: shut down our sending
+/// side, so that the client sees the end of the poem, then read and
+/// discard what it still sends until it closes its side, within the
+/// bounds above. Dropping a socket that holds input we never read makes
+/// Linux answer with a reset instead of an orderly close, and the reset
+/// destroys the part of the poem the client had not read yet. A client
+/// that reads to the end and closes costs one more read here; the bounds
+/// only limit what a client that never closes can hold.
+async fn linger(mut socket: TcpStream) {
+    if socket.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TOTAL;
+    let mut buffer = [0; 4096];
+    let mut discarded = 0;
+    while discarded < LINGER_BYTES {
+        let idle_end = (Instant::now() + LINGER_IDLE).min(deadline);
+        match timeout_at(idle_end, socket.read(&mut buffer)).await {
+            Ok(Ok(n)) if n > 0 => discarded += n,
+            // The client closed (0), reset, or stayed silent: done.
+            _ => break,
+        }
+    }
 }
 
 /// How many finished handshakes the kernel may queue before we accept them,

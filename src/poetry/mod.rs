@@ -11,6 +11,7 @@
 //! - [`poem_file`] and [`check_poem_file`]: the one poem file a server
 //!   serves, refused at start unless it is a regular file we may read.
 //! - [`excerpt`] and [`Checked`]: bad values quoted back short.
+//! - [`Linger`]: closing a blocking socket without losing the reply.
 //! - [`cummingsify`]: Part 10's unreliable poem transformer.
 
 mod address;
@@ -18,6 +19,7 @@ mod cli;
 mod client;
 pub mod cummingsify;
 mod elapsed;
+mod linger;
 mod timeline;
 
 pub use address::{resolve, Address, AddressError};
@@ -27,4 +29,5 @@ pub use cli::{
 };
 pub use client::{ClientArgs, Servers};
 pub use elapsed::Elapsed;
+pub use linger::Linger;
 pub use timeline::Timeline;
