@@ -1,4 +1,5 @@
-//! Part 11: a load generator for poetry servers, written directly on mio.
+//! A tool for Part 11: a load generator for poetry servers, written
+//! directly on mio.
 //!
 //! Keeps `--concurrency` connections to one server in flight for
 //! `--seconds`: each one connects, reads the poem to the end, checks it
