@@ -12,9 +12,11 @@
 //!   serves, refused at start unless it is a regular file we may read.
 //! - [`excerpt`] and [`Checked`]: bad values quoted back short.
 //! - [`Linger`]: closing a blocking socket without losing the reply.
+//! - [`Children`]: programs started by other programs, stopped with them.
 //! - [`cummingsify`]: Part 10's unreliable poem transformer.
 
 mod address;
+mod children;
 mod cli;
 mod client;
 pub mod cummingsify;
@@ -23,6 +25,7 @@ mod linger;
 mod timeline;
 
 pub use address::{resolve, Address, AddressError};
+pub use children::{line_reader, sibling_programs, Children, Started};
 pub use cli::{
     check_poem_file, excerpt, parse_run_seconds, parse_seconds, poem_file, Checked, EXCERPT_CHARS,
     LONGEST_RUN_SECONDS, LONGEST_SECONDS,
