@@ -15,16 +15,13 @@
 //! cargo run --bin showcase -- --quick
 //! ```
 
-use std::io::{BufRead, BufReader};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, ExitCode};
 use std::time::Duration;
-use std::{env, fs, thread};
 
 use clap::Parser;
-use mini_twisted::poetry::Elapsed;
+use mini_twisted::poetry::{sibling_programs, Children, Elapsed};
 
 /// Runs Part 2's experiment: three slow servers, the blocking client, then
 /// the select client, and compares their times.
@@ -91,7 +88,7 @@ fn main() -> ExitCode {
 
 /// The whole experiment; `Ok(false)` when a client reported a failure.
 fn run(options: &Options, children: &Children) -> Result<bool, String> {
-    let bin_dir = programs(options.no_build)?;
+    let bin_dir = sibling_programs(&PROGRAMS, options.no_build)?;
     fs::create_dir_all(&options.out_dir)
         .map_err(|error| format!("cannot create {}: {error}", options.out_dir.display()))?;
     let delay = if options.quick { "0.01" } else { "0.1" };
@@ -111,7 +108,7 @@ fn run(options: &Options, children: &Children) -> Result<bool, String> {
             .args(["--port", "0", "--delay", delay])
             .args(["--num-bytes", &num_bytes.to_string()])
             .arg(&file);
-        let port = children.start_server(server)?;
+        let port = children.start_server(&mut server, STARTUP_LIMIT)?.port;
         println!(
             "  {} at {num_bytes} bytes a send, on port {port}",
             file.display()
@@ -122,7 +119,8 @@ fn run(options: &Options, children: &Children) -> Result<bool, String> {
     let blocking_svg = options.out_dir.join("blocking.svg");
     let select_svg = options.out_dir.join("select.svg");
     println!("\nThe blocking client, one server after another:");
-    let blocking = children.run_client(
+    let blocking = run_client(
+        children,
         &bin_dir.join("get-poetry-blocking"),
         &ports,
         &blocking_svg,
@@ -132,7 +130,8 @@ fn run(options: &Options, children: &Children) -> Result<bool, String> {
     // Draw the select run on the blocking run's scale, so that the two
     // pictures compare at a glance.
     let scale = blocking.total.map(|total| total.0);
-    let select = children.run_client(
+    let select = run_client(
+        children,
         &bin_dir.join("get-poetry-select"),
         &ports,
         &select_svg,
@@ -172,162 +171,40 @@ struct ClientRun {
     succeeded: bool,
 }
 
-/// Every child process we started, so that any exit path can stop them.
-#[derive(Clone, Default)]
-struct Children(Arc<Mutex<Vec<Child>>>);
-
-impl Children {
-    fn kill_all(&self) {
-        // A poisoned lock still holds the children: kill them all the same.
-        let mut children = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for mut child in children.drain(..) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+/// Runs a client to completion, echoing its lines indented.
+fn run_client(
+    children: &Children,
+    program: &Path,
+    ports: &[String],
+    svg: &Path,
+    scale: Option<Duration>,
+) -> Result<ClientRun, String> {
+    let mut command = Command::new(program);
+    command.args(ports).arg("--timeline").arg(svg);
+    if let Some(scale) = scale {
+        let seconds = scale.as_secs_f64().to_string();
+        command.args(["--timeline-seconds", &seconds]);
     }
+    let (pid, lines) = children.spawn(&mut command)?;
 
-    /// Starts a server and waits (bounded) for the port on its first line.
-    fn start_server(&self, mut command: Command) -> Result<u16, String> {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|error| format!("cannot start slowpoetry: {error}"))?;
-        let lines = line_reader(child.stdout.take());
-        self.0
-            .lock()
-            .map_err(|_| "lost track of the servers".to_string())?
-            .push(child);
-        // After the first line the reader thread keeps draining the
-        // server's output, so that it never blocks on a full pipe.
-        let first = lines
-            .recv_timeout(STARTUP_LIMIT)
-            .map_err(|_| "a server did not say which port it serves on".to_string())?;
-        first
-            .trim_end_matches('.')
-            .rsplit(' ')
-            .next()
-            .and_then(|port| port.parse().ok())
-            .ok_or_else(|| format!("cannot find a port in the server's line {first:?}"))
-    }
-
-    /// Runs a client to completion, echoing its lines indented.
-    fn run_client(
-        &self,
-        program: &Path,
-        ports: &[String],
-        svg: &Path,
-        scale: Option<Duration>,
-    ) -> Result<ClientRun, String> {
-        let mut command = Command::new(program);
-        command.args(ports).arg("--timeline").arg(svg);
-        if let Some(scale) = scale {
-            let seconds = scale.as_secs_f64().to_string();
-            command.args(["--timeline-seconds", &seconds]);
-        }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|error| format!("cannot start {}: {error}", program.display()))?;
-        let lines = line_reader(child.stdout.take());
-        let pid = child.id();
-        self.0
-            .lock()
-            .map_err(|_| "lost track of the clients".to_string())?
-            .push(child);
-
-        let mut run = ClientRun {
-            total: None,
-            task_times: Vec::new(),
-            succeeded: false,
-        };
-        // The channel closes when the client closes its stdout, at exit.
-        for line in lines {
-            println!("  {line}");
-            if let Some((_, time)) = line.split_once(" in ") {
-                if let Ok(elapsed) = time.parse::<Elapsed>() {
-                    if line.starts_with("Got ") {
-                        run.total = Some(elapsed);
-                    } else {
-                        run.task_times.push(elapsed);
-                    }
+    let mut run = ClientRun {
+        total: None,
+        task_times: Vec::new(),
+        succeeded: false,
+    };
+    // The channel closes when the client closes its stdout, at exit.
+    for line in lines {
+        println!("  {line}");
+        if let Some((_, time)) = line.split_once(" in ") {
+            if let Ok(elapsed) = time.parse::<Elapsed>() {
+                if line.starts_with("Got ") {
+                    run.total = Some(elapsed);
+                } else {
+                    run.task_times.push(elapsed);
                 }
             }
         }
-        run.succeeded = self.wait_for(pid)?;
-        Ok(run)
     }
-
-    /// Waits for the child `pid` to exit and forgets it; true on success.
-    fn wait_for(&self, pid: u32) -> Result<bool, String> {
-        let mut children = self
-            .0
-            .lock()
-            .map_err(|_| "lost track of the clients".to_string())?;
-        let Some(index) = children.iter().position(|child| child.id() == pid) else {
-            return Ok(false);
-        };
-        let mut child = children.remove(index);
-        let status = child.wait().map_err(|error| error.to_string())?;
-        Ok(status.success())
-    }
-}
-
-/// Reads a child's output on a thread, one line per message, so that the
-/// caller can wait for a line with a time limit.
-fn line_reader(output: Option<impl std::io::Read + Send + 'static>) -> Receiver<String> {
-    let (sender, receiver) = mpsc::channel();
-    if let Some(output) = output {
-        thread::spawn(move || {
-            for line in BufReader::new(output).lines() {
-                let Ok(line) = line else { break };
-                // Once nobody listens any more, keep draining but drop the lines.
-                let _ = sender.send(line);
-            }
-        });
-    }
-    receiver
-}
-
-/// Finds the folder holding the other programs. Under `cargo run` only the
-/// showcase itself is guaranteed to be built, so ask the same cargo to build
-/// the programs it runs (quick when they are up to date).
-fn programs(no_build: bool) -> Result<PathBuf, String> {
-    let exe = env::current_exe().map_err(|error| format!("cannot find myself: {error}"))?;
-    let dir = exe
-        .parent()
-        .ok_or("cannot find the folder of the programs")?
-        .to_path_buf();
-    let cargo = env::var_os("CARGO");
-    if let (false, Some(cargo)) = (no_build, cargo) {
-        let mut build = Command::new(cargo);
-        build
-            .arg("build")
-            .arg("--quiet")
-            .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-        if dir.ends_with("release") {
-            build.arg("--release");
-        }
-        for program in PROGRAMS {
-            build.args(["--bin", program]);
-        }
-        let status = build
-            .status()
-            .map_err(|error| format!("cannot run cargo build: {error}"))?;
-        if !status.success() {
-            return Err("cargo build failed".to_string());
-        }
-    }
-    for program in PROGRAMS {
-        if !dir.join(program).is_file() {
-            return Err(format!(
-                "{program} is not built in {}: run `cargo build` first",
-                dir.display()
-            ));
-        }
-    }
-    Ok(dir)
+    run.succeeded = children.wait_for(pid)?;
+    Ok(run)
 }

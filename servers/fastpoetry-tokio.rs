@@ -19,15 +19,16 @@
 //! and measure it against `fastpoetry` with `cargo bench --bench servers`.
 
 use std::io::{self, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpSocket};
+use mini_twisted::poetry::{excerpt, poem_file, resolve};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::time::{timeout_at, Instant};
 
 /// Fast Poetry Server, tokio edition: sends the whole poem to every client
 /// at once, then closes the connection. The same command line and output
@@ -39,30 +40,31 @@ struct Options {
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     port: u16,
 
-    /// The network interface to listen on (a name is resolved to its first
-    /// IPv4 address)
+    /// The network interface to listen on (a name is resolved preferring
+    /// IPv4, as fastpoetry does; an IPv6 address with or without brackets:
+    /// ::1 or [::1])
     #[arg(long, default_value = "localhost")]
     iface: String,
 
     /// The poem to serve (exactly one file, read once at startup)
     #[arg(value_name = "POETRY-FILE")]
-    file: PathBuf,
+    files: Vec<PathBuf>,
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     mini_twisted::log::init();
     let options = Options::parse();
+    // The same check as every server's: a regular file we may read, or a
+    // usage error that says what is wrong with it.
+    let file = poem_file::<Options>(&options.files);
 
     // Read once and shared by every connection: an `Arc` clone per client
     // instead of a copy of the poem.
-    let poem: Arc<[u8]> = match std::fs::read(&options.file) {
+    let poem: Arc<[u8]> = match std::fs::read(&file) {
         Ok(bytes) => bytes.into(),
         Err(error) => {
-            eprintln!(
-                "fastpoetry-tokio: cannot read {}: {error}",
-                options.file.display()
-            );
+            eprintln!("fastpoetry-tokio: cannot read {}: {error}", file.display());
             return ExitCode::FAILURE;
         }
     };
@@ -72,7 +74,8 @@ async fn main() -> ExitCode {
         Err(error) => {
             eprintln!(
                 "fastpoetry-tokio: cannot listen on {}:{}: {error}",
-                options.iface, options.port
+                excerpt(&options.iface),
+                options.port
             );
             return ExitCode::FAILURE;
         }
@@ -84,14 +87,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("Serving {} on {address}.", options.file.display());
+    println!("Serving {} on {address}.", file.display());
     // Whoever started us waits for this line to learn the port: make sure it
     // leaves now, whatever stdout is connected to.
     let _ = io::stdout().flush();
 
     // ANCHOR: accept_loop
     loop {
-        let (mut socket, _peer) = match listener.accept().await {
+        let (socket, _peer) = match listener.accept().await {
             Ok(connection) => connection,
             Err(error) => {
                 // Out of file descriptors, for instance. The connections
@@ -103,15 +106,50 @@ async fn main() -> ExitCode {
             }
         };
         let poem = Arc::clone(&poem);
-        tokio::spawn(async move {
-            // A client that hangs up early concerns only itself.
-            if let Err(error) = socket.write_all(&poem).await {
-                eprintln!("fastpoetry-tokio: sending failed: {error}");
-            }
-            // Dropping `socket` closes the connection: the end of the poem.
-        });
+        tokio::spawn(serve(socket, poem));
     }
     // ANCHOR_END: accept_loop
+}
+
+/// One client: the whole poem, then the end of the connection.
+async fn serve(mut socket: TcpStream, poem: Arc<[u8]>) {
+    // A client that hangs up early concerns only itself.
+    match socket.write_all(&poem).await {
+        Ok(()) => linger(socket).await,
+        Err(error) => eprintln!("fastpoetry-tokio: sending failed: {error}"),
+    }
+}
+
+/// Give up on a lingering client that has been silent this long...
+const LINGER_IDLE: Duration = Duration::from_secs(2);
+/// ...or that is still talking this long after the poem ended...
+const LINGER_TOTAL: Duration = Duration::from_secs(10);
+/// ...or once we have thrown away this much of what it sent.
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// Closes the connection without losing the poem: shut down our sending
+/// side, so that the client sees the end of the poem, then read and
+/// discard what it still sends until it closes its side, within the
+/// bounds above. Dropping a socket that holds input we never read makes
+/// Linux answer with a reset instead of an orderly close, and the reset
+/// destroys the part of the poem the client had not read yet. A client
+/// that reads to the end and closes costs one more read here; the bounds
+/// only limit what a client that never closes can hold.
+async fn linger(mut socket: TcpStream) {
+    if socket.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TOTAL;
+    let mut buffer = [0; 4096];
+    let mut discarded = 0;
+    while discarded < LINGER_BYTES {
+        let idle_end = (Instant::now() + LINGER_IDLE).min(deadline);
+        match timeout_at(idle_end, socket.read(&mut buffer)).await {
+            Ok(Ok(n)) if n > 0 => discarded += n,
+            // The client closed (0), reset, or stayed silent: done.
+            _ => break,
+        }
+    }
 }
 
 /// How many finished handshakes the kernel may queue before we accept them,
@@ -121,14 +159,16 @@ async fn main() -> ExitCode {
 /// the overflow, and those clients retry a second later.
 const BACKLOG: u32 = 1024;
 
-/// Listens on the first IPv4 address of `--iface`, as fastpoetry does
-/// (`localhost` often resolves to `::1` first).
+/// Listens on `--iface`, resolved as fastpoetry resolves it: IPv4 when a
+/// name has both (`localhost` often resolves to `::1` first), and an IPv6
+/// address taken with or without its brackets.
 fn listen(options: &Options) -> io::Result<TcpListener> {
-    let address: SocketAddr = (options.iface.as_str(), options.port)
-        .to_socket_addrs()?
-        .find(SocketAddr::is_ipv4)
-        .ok_or_else(|| io::Error::other(format!("{} has no IPv4 address", options.iface)))?;
-    let socket = TcpSocket::new_v4()?;
+    let address = resolve(&options.iface, options.port)?;
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     // As `bind` does: a restarted server may reuse the port at once, even
     // with the last run's connections in TIME_WAIT.
     socket.set_reuseaddr(true)?;

@@ -19,7 +19,7 @@ use std::time::Duration;
 use std::{fs, thread};
 
 use clap::Parser;
-use mini_twisted::poetry::{parse_seconds, poem_file, resolve};
+use mini_twisted::poetry::{excerpt, parse_seconds, poem_file, resolve, Checked, Linger};
 
 // ANCHOR: options
 /// Slow Poetry Server, blocking edition: serves one poem, slowly, to one
@@ -31,12 +31,13 @@ struct Options {
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     port: u16,
 
-    /// The network interface to listen on
+    /// The network interface to listen on (an IPv6 address with or without
+    /// brackets: ::1 or [::1])
     #[arg(long, default_value = "localhost")]
     iface: String,
 
     /// Seconds to pause after each send
-    #[arg(long, default_value = "0.1", value_parser = parse_seconds)]
+    #[arg(long, default_value = "0.1", value_parser = Checked(parse_seconds))]
     delay: Duration,
 
     /// How many bytes to send at a time
@@ -59,7 +60,8 @@ fn main() -> ExitCode {
         Err(error) => {
             eprintln!(
                 "slowpoetry: cannot listen on {}:{}: {error}",
-                options.iface, options.port
+                excerpt(&options.iface),
+                options.port
             );
             return ExitCode::FAILURE;
         }
@@ -89,6 +91,19 @@ fn main() -> ExitCode {
     // ANCHOR_END: accept_loop
 }
 
+/// How this server closes a connection once the poem is sent: the
+/// lingering close (see [`Linger`]), so that a client that sent us bytes we
+/// never read still gets the whole poem instead of a reset. The bounds are
+/// short because the server serves one client at a time: while it lingers,
+/// everybody else waits. A well-behaved client closes as soon as it has
+/// the poem, which ends the linger in one round trip; these bounds only
+/// limit what a client that never closes can cost the others.
+const CLOSE: Linger = Linger {
+    idle: Duration::from_millis(500),
+    total: Duration::from_secs(2),
+    max_bytes: 64 * 1024,
+};
+
 // ANCHOR: send_poetry
 /// Sends the poem to one client, `num_bytes` at a time, then closes the
 /// connection: the end of the poem is the end of the connection.
@@ -101,6 +116,7 @@ fn send_poetry(mut socket: TcpStream, poem_file: &Path, options: &Options) -> io
         socket.write_all(chunk)?;
         thread::sleep(options.delay);
     }
+    CLOSE.close(socket);
     Ok(())
 }
 // ANCHOR_END: send_poetry

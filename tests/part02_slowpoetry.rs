@@ -167,3 +167,51 @@ fn a_port_already_taken_is_reported() {
         .code(1)
         .stderr(predicate::str::contains("cannot listen on localhost:"));
 }
+
+#[test]
+fn each_bad_delay_says_what_is_wrong_with_it() {
+    for (delay, says) in [
+        ("1e300", "is too large"),
+        ("inf", "is too large"),
+        ("-1", "is negative"),
+        ("NaN", "is not a number"),
+        ("soon", "is not a number of seconds"),
+    ] {
+        // `--delay=-1`: a separate `-1` would read as an option.
+        let output = cargo_bin_cmd!("slowpoetry")
+            .arg(format!("--delay={delay}"))
+            .arg("poetry/science.txt")
+            .timeout(LIMIT)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{delay}: {stderr}");
+        assert!(stderr.contains(says), "{delay}: no {says:?} in {stderr}");
+        assert!(!stderr.contains("not a delay"), "{delay}: {stderr}");
+    }
+}
+
+#[test]
+fn a_client_that_speaks_first_still_gets_every_byte() {
+    // The client's bytes sit unread in the server's socket. Closing such a
+    // socket outright makes the kernel answer with a reset, which throws
+    // away whatever the client had not read yet. No pause and one big send
+    // leave the most in flight at the close.
+    let poem = std::fs::read("poetry/ecstasy.txt").unwrap();
+    let server = SlowServer::start(&[
+        "--delay",
+        "0",
+        "--num-bytes",
+        "1000000",
+        "poetry/ecstasy.txt",
+    ]);
+    for _ in 0..5 {
+        let got = common::fetch_after_sending(("127.0.0.1", server.port), b"hello\n")
+            .expect("the whole poem, then a clean end");
+        assert_eq!(got.len(), poem.len());
+        assert_eq!(got, poem);
+    }
+    let slow = SlowServer::quick("poetry/ecstasy.txt", 500);
+    let got = common::fetch_after_sending(("127.0.0.1", slow.port), b"hello\n").unwrap();
+    assert_eq!(got, poem);
+}

@@ -100,3 +100,27 @@ fn arguments_are_refused() {
         .code(2)
         .stderr(predicates::str::contains("No arguments supported."));
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_an_error_on_that_line_and_reading_goes_on() {
+    // Latin-1 bytes (`r café p`), then a good pair and the blank line.
+    let mut input = b"r caf\xe9 p\n".to_vec();
+    input.extend_from_slice(b"r ok p\n\n");
+    let output = cargo_bin_cmd!("deferred-simulator")
+        .write_stdin(input)
+        .timeout(LIMIT)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("ERROR"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stdout}");
+    assert!(errors[0].contains("UTF-8"), "{}", errors[0]);
+    // Only the good pair was taken, and drawn.
+    assert!(stdout.contains("return ok"), "{stdout}");
+    assert!(!stdout.contains("caf"), "{stdout}");
+}

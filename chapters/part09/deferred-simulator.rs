@@ -25,6 +25,7 @@ use std::rc::Rc;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
+use mini_twisted::poetry::excerpt;
 use mini_twisted::{deferred, Failure};
 
 /// A Deferred simulator: shows how a chain of callbacks and errbacks fires.
@@ -486,13 +487,16 @@ fn parse_stage(words: &mut std::vec::IntoIter<&str>) -> Result<Stage, String> {
     let command = ["return", "fail", "passthru"]
         .into_iter()
         .find(|command| command.starts_with(&word))
-        .ok_or_else(|| format!("bad command: {word}"))?;
+        .ok_or_else(|| format!("bad command: {}", excerpt(&word)))?;
     if command == "passthru" {
         return Ok(Stage::Passthru);
     }
     let value = words.next().ok_or("missing argument")?.to_string();
     if value.chars().count() > 6 {
-        return Err(format!("result more than 6 chars long: {value}"));
+        return Err(format!(
+            "result more than 6 chars long: {}",
+            excerpt(&value)
+        ));
     }
     Ok(match command {
         "return" => Stage::Return(value),
@@ -515,12 +519,22 @@ fn parse_pair(line: &str) -> Result<Option<(Stage, Stage)>, String> {
 }
 
 /// Reads pairs until a blank line; `Ok(None)` if the input ends first.
-fn read_chain(input: impl BufRead, out: &mut impl Write) -> io::Result<Option<Chain>> {
+fn read_chain(mut input: impl BufRead, out: &mut impl Write) -> io::Result<Option<Chain>> {
     let mut pairs = Vec::new();
-    for line in input.lines() {
-        let line = line?;
-        let line = line.trim_end_matches('\r');
-        match parse_pair(line) {
+    let mut bytes = Vec::new();
+    loop {
+        // Lines are read as bytes and decoded one by one, so that a line in
+        // another encoding is one bad line, reported like any other,
+        // rather than the end of the input.
+        bytes.clear();
+        if input.read_until(b'\n', &mut bytes)? == 0 {
+            return Ok(None);
+        }
+        let parsed = match std::str::from_utf8(&bytes) {
+            Ok(line) => parse_pair(line.trim_end_matches(['\n', '\r'])),
+            Err(_) => Err("the line is not UTF-8 text".to_string()),
+        };
+        match parsed {
             Ok(Some(pair)) => pairs.push(pair),
             Ok(None) if pairs.is_empty() => writeln!(out, "You must enter at least one pair.")?,
             Ok(None) => return Ok(Some(Chain { pairs })),
@@ -528,7 +542,6 @@ fn read_chain(input: impl BufRead, out: &mut impl Write) -> io::Result<Option<Ch
         }
         out.flush()?;
     }
-    Ok(None)
 }
 
 // ANCHOR: main

@@ -6,6 +6,8 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
 
+use super::excerpt;
+
 /// A server to fetch poetry from. Parsed from `10000` (host 127.0.0.1) or
 /// `host:10000`; printed back as `host:port`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,10 +32,10 @@ impl fmt::Display for AddressError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AddressError::NotAnInteger(port) => {
-                write!(f, "Ports must be integers (got '{port}').")
+                write!(f, "Ports must be integers (got '{}').", excerpt(port))
             }
             AddressError::OutOfRange(port) => {
-                write!(f, "Ports go from 0 to 65535 (got {port}).")
+                write!(f, "Ports go from 0 to 65535 (got {}).", excerpt(port))
             }
             AddressError::EmptyHost => write!(f, "The host before ':' is empty."),
         }
@@ -89,14 +91,27 @@ impl Address {
 /// `localhost` usually resolves to `::1` first. Our servers listen on IPv4
 /// (as the series' servers do), so a client that took the first answer
 /// would knock on the wrong door.
+///
+/// An IPv6 address may come in the brackets that URLs and `[::1]:10000`
+/// put around it (`--iface '[::1]'`): they are not part of the address,
+/// and the system's resolver does not know them.
 pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(host);
     let candidates: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
     candidates
         .iter()
         .find(|addr| addr.is_ipv4())
         .or(candidates.first())
         .copied()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address")))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} has no address", excerpt(host)),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -133,6 +148,31 @@ mod tests {
         assert!(matches!(parse("-5"), Err(AddressError::NotAnInteger(_))));
         assert!(matches!(parse("70000"), Err(AddressError::OutOfRange(_))));
         assert!(matches!(parse(":10000"), Err(AddressError::EmptyHost)));
+    }
+
+    #[test]
+    fn long_ports_are_quoted_short() {
+        let long = "x".repeat(100_000);
+        let message = parse(&long).unwrap_err().to_string();
+        assert!(message.len() < 100, "{} bytes", message.len());
+        assert!(
+            message.starts_with("Ports must be integers (got 'xxx"),
+            "{message}"
+        );
+        let message = parse(&"9".repeat(100_000)).unwrap_err().to_string();
+        assert!(
+            message.starts_with("Ports go from 0 to 65535 (got 999"),
+            "{message}"
+        );
+        assert!(message.len() < 100, "{} bytes", message.len());
+    }
+
+    #[test]
+    fn ipv6_loopback_resolves_with_or_without_brackets() {
+        for host in ["::1", "[::1]"] {
+            let addr = resolve(host, 7).unwrap();
+            assert_eq!(addr, "[::1]:7".parse().unwrap(), "{host}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use clap::CommandFactory;
 
-use super::{parse_seconds, Address, Elapsed, Timeline};
+use super::{parse_seconds, Address, Checked, Elapsed, Timeline};
 
 /// `[HOST:]PORT ...`: the servers to get poetry from. Flattened into each
 /// client's own options, so that its `--help` keeps its own description.
@@ -13,7 +13,7 @@ use super::{parse_seconds, Address, Elapsed, Timeline};
 pub struct Servers {
     /// The servers to get poetry from, as [host:]port; the host defaults to
     /// 127.0.0.1
-    #[arg(value_name = "[HOST:]PORT")]
+    #[arg(value_name = "[HOST:]PORT", value_parser = Checked(str::parse::<Address>))]
     pub addresses: Vec<Address>,
 }
 
@@ -42,7 +42,7 @@ pub struct ClientArgs {
 
     /// Draw the timeline's time axis at least this long, to compare two
     /// runs on one scale
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = Checked(parse_seconds))]
     pub timeline_seconds: Option<Duration>,
 }
 

@@ -288,3 +288,86 @@ pub fn check_refused_middle_task(mut client: assert_cmd::Command, servers: &[Slo
     }
     assert!(stdout.contains("Got 2 poems in"), "{name}: {stdout}");
 }
+
+// ---------------------------------------------------------------------------
+// Programs that must end by themselves, and clients that talk first.
+// ---------------------------------------------------------------------------
+
+/// Runs `command` to its end and returns its output, failing the test if it
+/// is still running after `limit` (a hang is a failure, not a slow pass).
+/// Its output is read on threads, so a chatty program never blocks on a
+/// full pipe while we wait.
+pub fn run_bounded(command: &mut Command, limit: Duration) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {:?}: {error}", command.get_program()));
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} was still running after {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// Connects to `address`, sends `first` before reading anything (as a
+/// client that speaks first would), then reads to the end of the stream.
+/// A reset is an error here: the point is to see whether every byte came.
+pub fn fetch_after_sending(
+    address: impl std::net::ToSocketAddrs,
+    first: &[u8],
+) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut socket = TcpStream::connect(address)?;
+    socket.set_read_timeout(Some(LIMIT))?;
+    socket.write_all(first)?;
+    let mut poem = Vec::new();
+    socket.read_to_end(&mut poem)?;
+    Ok(poem)
+}
+
+/// Whether this test runs as root, which reads files whatever their mode
+/// says. Learned from the owner of a file we create, which is our own user
+/// (in the system's temporary folder, which every user may write to).
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let probe = std::env::temp_dir().join(format!("mini-twisted-whoami-{}", std::process::id()));
+    std::fs::write(&probe, b"").expect("create a probe file");
+    let uid = std::fs::metadata(&probe).expect("stat the probe").uid();
+    let _ = std::fs::remove_file(&probe);
+    uid == 0
+}

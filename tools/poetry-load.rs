@@ -1,4 +1,5 @@
-//! Part 11: a load generator for poetry servers, written directly on mio.
+//! A tool for Part 11: a load generator for poetry servers, written
+//! directly on mio.
 //!
 //! Keeps `--concurrency` connections to one server in flight for
 //! `--seconds`: each one connects, reads the poem to the end, checks it
@@ -35,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use mini_twisted::poetry::{parse_run_seconds, Address};
+use mini_twisted::poetry::{check_poem_file, excerpt, parse_run_seconds, Address, Checked};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -72,7 +73,7 @@ const SPARE_DESCRIPTORS: u64 = 32;
 struct Options {
     /// The server, as [host:]port; the host defaults to 127.0.0.1 and must
     /// be an address of this machine
-    #[arg(value_name = "[HOST:]PORT")]
+    #[arg(value_name = "[HOST:]PORT", value_parser = Checked(str::parse::<Address>))]
     server: Address,
 
     /// How many connections to keep in flight at once
@@ -81,7 +82,7 @@ struct Options {
 
     /// How long to keep starting connections, in seconds (decimals are
     /// fine); the connections still open then are given a few seconds to end
-    #[arg(long, default_value = "5", value_parser = parse_run_seconds)]
+    #[arg(long, default_value = "5", value_parser = Checked(parse_run_seconds))]
     seconds: Duration,
 
     /// The file the server serves: every connection must deliver exactly
@@ -130,19 +131,27 @@ fn check_usage(options: &Options) -> (SocketAddr, Vec<u8>) {
             .error(ErrorKind::ValueValidation, message)
             .exit()
     };
+    let server = excerpt(&options.server.to_string());
     let target = match options.server.resolve() {
         Ok(target) => target,
-        Err(error) => usage(format!("cannot resolve {}: {error}", options.server)),
+        Err(error) => usage(format!("cannot resolve {server}: {error}")),
     };
     if !target.ip().is_loopback() {
         usage(format!(
-            "{} is not on this machine: poetry-load only sends to loopback addresses such as 127.0.0.1",
-            options.server
+            "{server} is not on this machine: poetry-load only sends to loopback addresses such as 127.0.0.1"
         ));
+    }
+    // The servers' own check: reading a named pipe or a device would hang
+    // or never end before the first connection.
+    if let Err(message) = check_poem_file(&options.poem) {
+        usage(message);
     }
     let poem = match fs::read(&options.poem) {
         Ok(poem) => poem,
-        Err(error) => usage(format!("cannot read {}: {error}", options.poem.display())),
+        Err(error) => usage(format!(
+            "cannot read {}: {error}",
+            excerpt(&options.poem.to_string_lossy())
+        )),
     };
     // Running out of descriptors mid-run would turn a question about the
     // server into one about this machine: refuse up front instead.

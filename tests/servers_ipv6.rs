@@ -1,0 +1,66 @@
+//! The servers listen on IPv6 loopback when asked, with the address
+//! written bare (`--iface ::1`) or in brackets (`--iface '[::1]'`, the way
+//! the clients write it in `[::1]:10000`).
+
+mod common;
+
+use std::net::{Ipv6Addr, TcpListener};
+use std::path::Path;
+
+use assert_cmd::cargo::cargo_bin;
+use common::{fetch_after_sending, port_of, Background};
+
+const POEM: &str = "poetry/science.txt";
+
+/// Whether this machine has an IPv6 loopback to test on at all.
+fn has_ipv6_loopback() -> bool {
+    match TcpListener::bind((Ipv6Addr::LOCALHOST, 0)) {
+        Ok(_) => true,
+        Err(error) => {
+            println!("skipped: this machine cannot listen on [::1]: {error}");
+            false
+        }
+    }
+}
+
+/// Starts the server `binary` (with `options` before the poem) on each
+/// spelling of IPv6 loopback, and fetches the whole poem from [::1].
+fn serves_on_ipv6(binary: &Path, options: &[&str]) {
+    if !has_ipv6_loopback() {
+        return;
+    }
+    let name = binary.display();
+    for iface in ["::1", "[::1]"] {
+        let mut args = vec!["--iface", iface, "--port", "0"];
+        args.extend_from_slice(options);
+        args.push(POEM);
+        let mut server = Background::start(binary, &args);
+        let first = server.next_line();
+        assert!(
+            first.starts_with(&format!("Serving {POEM} on ")),
+            "{name}: {first}"
+        );
+        let port = port_of(&first);
+        let got = fetch_after_sending((Ipv6Addr::LOCALHOST, port), b"")
+            .unwrap_or_else(|error| panic!("{name}, --iface {iface}: {error}"));
+        assert_eq!(got, std::fs::read(POEM).unwrap(), "{name}, --iface {iface}");
+    }
+}
+
+#[test]
+fn slowpoetry_listens_on_ipv6_loopback() {
+    serves_on_ipv6(
+        cargo_bin!("slowpoetry"),
+        &["--delay", "0", "--num-bytes", "100"],
+    );
+}
+
+#[test]
+fn fastpoetry_listens_on_ipv6_loopback() {
+    serves_on_ipv6(cargo_bin!("fastpoetry"), &[]);
+}
+
+#[test]
+fn fastpoetry_tokio_listens_on_ipv6_loopback() {
+    serves_on_ipv6(cargo_bin!("fastpoetry-tokio"), &[]);
+}
