@@ -793,7 +793,9 @@ const NOT_SHOWN: [&str; 2] = ["not shown", "not on the stack"];
 /// backticked path with `::` ending in a function (see
 /// `looks_like_a_frame`); `is_frame` says when a name is a printed frame.
 /// The escape: a sentence that says a frame is "not shown" or "not on the
-/// stack" may name it.
+/// stack" may name it (Part 5 says so of `mio::Poll::poll`); the reader
+/// sees the escape, so it cannot hide a drift. Prose further away is not
+/// checked, so a path named in a section with no stack is just a name.
 ///
 /// `read` gives the text of an included file, by its include path.
 fn frame_problems(text: &str, read: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
@@ -857,8 +859,11 @@ fn frame_problems(text: &str, read: &dyn Fn(&str) -> Option<String>) -> Vec<Stri
     problems
 }
 
-/// The source locations the prose of a chapter names that none of the
-/// chapter's transcripts (the files it includes that are not Rust) show.
+/// The source locations the prose of a chapter names (outside fenced
+/// blocks, so not in listings or transcripts) that none of the chapter's
+/// transcripts (the files it includes that are not Rust) show. A line
+/// number in a sentence goes stale when the code moves; this makes the
+/// regenerated transcript say so.
 fn location_problems(text: &str, read: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
     let transcripts: Vec<String> = includes(text)
         .into_iter()
