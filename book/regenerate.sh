@@ -12,6 +12,10 @@
 # change from run to run for no reason; times are left as measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The transcripts show what a reader sees with no backtrace asked for; with
+# RUST_BACKTRACE or RUST_LIB_BACKTRACE set, panic reports and failures grow
+# backtraces, and the transcripts would depend on who ran this script.
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 
 cargo build --quiet --bins
 bin=target/debug
@@ -72,7 +76,7 @@ mkdir -p "$out3"
 timeout 1 "$bin/hello" > "$out3/hello.txt" || true
 timeout 1 "$bin/stack" > "$out3/stack.txt" || true
 "$bin/countdown" > "$out3/countdown.txt"
-RUST_BACKTRACE=0 "$bin/exception" > "$out3/exception.txt" 2>&1
+"$bin/exception" > "$out3/exception.txt" 2>&1
 
 # ---------------------------------------------------------------------------
 # Part 4: client 1.0 and the broken client against three servers at Part 2's
@@ -145,7 +149,7 @@ rm "$out5/all.txt"
 "$bin/get-poetry-2" "$fast_port" | sed -e "s/:$fast_port\b/:10010/" > "$out11/get-poetry-2.txt"
 
 "$bin/get-poetry-3-1" "$dead" 2>&1 | sed "$dead_sed" | sed "s/:10003:/:10004:/; s/:10003\b/:10004/" > "$out6/get-poetry-3-1.txt"
-env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$bin/failure-examples" > "$out6/failure-examples.txt"
+"$bin/failure-examples" > "$out6/failure-examples.txt"
 
 out8=book/src/transcripts/part08
 mkdir -p "$out8"
@@ -176,7 +180,7 @@ for demo in defer-1 defer-2 defer-3 defer-4 defer-6 defer-8 defer-9; do
     "$bin/$demo" > "$out7/$demo.txt" 2>&1
 done
 "$bin/defer-block" --pace 0 > "$out8/defer-block.txt"
-env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$bin/defer-unhandled" > "$out9/defer-unhandled.txt" 2>&1
+"$bin/defer-unhandled" > "$out9/defer-unhandled.txt" 2>&1
 "$bin/defer-10" > "$out9/defer-10.txt"
 "$bin/defer-11" > "$out9/defer-11.txt"
 
