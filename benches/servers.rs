@@ -49,13 +49,13 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use mini_twisted::poetry::parse_run_seconds;
+use mini_twisted::poetry::{line_reader, parse_run_seconds};
 
 /// The poem every server serves, relative to the repository root.
 const POEM: &str = "poetry/ecstasy.txt";
@@ -569,7 +569,7 @@ fn measure(
         .map_err(|error| format!("cannot start {}: {error}", show(&args)))?;
     let mut server = Guard(child);
     let pid = server.0.id();
-    let lines = lines_of(server.0.stdout.take());
+    let lines = line_reader(server.0.stdout.take());
     let complaints = keep_stderr(server.0.stderr.take());
 
     let first = match lines.recv_timeout(START_LIMIT) {
@@ -641,7 +641,7 @@ fn run_load(
         .spawn()
         .map_err(|error| format!("cannot start poetry-load: {error}"))?;
     let mut load = Guard(child);
-    let lines = lines_of(load.0.stdout.take());
+    let lines = line_reader(load.0.stdout.take());
     let complaints = keep_stderr(load.0.stderr.take());
 
     let deadline = Instant::now() + seconds + LOAD_GRACE;
@@ -708,23 +708,6 @@ impl Drop for Guard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// The lines of a child's output, on a channel, so that every wait for one
-/// can have a time limit. The thread reads to the end, so a chatty child
-/// never blocks on a full pipe.
-fn lines_of(output: Option<impl Read + Send + 'static>) -> Receiver<String> {
-    let (sender, receiver) = mpsc::channel();
-    if let Some(output) = output {
-        thread::spawn(move || {
-            for line in BufReader::new(output).lines() {
-                let Ok(line) = line else { break };
-                // Nobody listening any more: keep draining all the same.
-                let _ = sender.send(line);
-            }
-        });
-    }
-    receiver
 }
 
 /// Keeps the first lines of a child's stderr, reading (and dropping) the

@@ -530,15 +530,7 @@ impl Reactor {
     }
 
     fn run_remote_calls(&self) {
-        let calls = std::mem::take(
-            &mut *self
-                .inner
-                .remote
-                .calls
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        for call in calls {
+        for call in self.inner.remote.take() {
             if self.refuse_when_over().is_err() {
                 drop_caught("dropping a call from another thread", call);
                 continue;
@@ -832,15 +824,7 @@ impl Reactor {
         for call in self.inner.startup.take() {
             drop_caught("dropping a call_when_running callback", call);
         }
-        let remote = std::mem::take(
-            &mut *self
-                .inner
-                .remote
-                .calls
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        for call in remote {
+        for call in self.inner.remote.take() {
             drop_caught("dropping a call from another thread", call);
         }
         self.inner.state.set(State::Stopped);
@@ -985,6 +969,15 @@ struct RemoteQueue {
     calls: Mutex<Vec<RemoteCallback>>,
     waker: Waker,
     closed: AtomicBool,
+}
+
+impl RemoteQueue {
+    /// Everything handed over so far. A thread that panicked while holding
+    /// the lock cannot have left the queue half changed (a push is one
+    /// step), so a poisoned lock is used as it is.
+    fn take(&self) -> Vec<RemoteCallback> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 /// A handle that other threads use to run code on the reactor's thread.

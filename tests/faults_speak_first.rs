@@ -43,12 +43,20 @@ fn check(server: &str, program: &std::path::Path, options: &[&str]) {
 fn slowpoetry_sends_every_byte_to_a_client_that_speaks_first() {
     // No pause and big sends leave the most in flight at the close.
     let program = assert_cmd::cargo::cargo_bin!("slowpoetry");
-    check("slowpoetry", program, &["--delay", "0", "--num-bytes", "1000000"]);
+    check(
+        "slowpoetry",
+        program,
+        &["--delay", "0", "--num-bytes", "1000000"],
+    );
 }
 
 #[test]
 fn fastpoetry_sends_every_byte_to_a_client_that_speaks_first() {
-    check("fastpoetry", assert_cmd::cargo::cargo_bin!("fastpoetry"), &[]);
+    check(
+        "fastpoetry",
+        assert_cmd::cargo::cargo_bin!("fastpoetry"),
+        &[],
+    );
 }
 
 #[test]

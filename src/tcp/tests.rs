@@ -132,6 +132,12 @@ impl Protocol for SenderProtocol {
     }
 }
 
+/// Listens on a free port of 127.0.0.1 with `factory`; the port.
+fn listen(reactor: &Reactor, factory: impl IntoFactory) -> u16 {
+    let port = reactor.listen_tcp(0, factory, "127.0.0.1");
+    port.expect("listens").host().port()
+}
+
 fn serve(reactor: &Reactor, payload: Vec<u8>, pieces: usize, close: bool) -> (u16, Rc<Seen>) {
     let seen = Rc::new(Seen::default());
     let factory = Rc::new(Sender {
@@ -140,12 +146,7 @@ fn serve(reactor: &Reactor, payload: Vec<u8>, pieces: usize, close: bool) -> (u1
         close,
         seen: seen.clone(),
     });
-    let port = reactor
-        .listen_tcp(0, factory, "127.0.0.1")
-        .expect("listens")
-        .host()
-        .port();
-    (port, seen)
+    (listen(reactor, factory), seen)
 }
 
 #[test]
@@ -525,11 +526,7 @@ fn a_panicking_protocol_or_factory_loses_only_its_own_connection() {
     let factory = Rc::new(Fragile {
         panic_on_connect: panic_on_connect.clone(),
     });
-    let port = reactor
-        .listen_tcp(0, factory, "127.0.0.1")
-        .unwrap()
-        .host()
-        .port();
+    let port = listen(&reactor, factory);
     let done = stop_after(&reactor, 1);
     let client = thread::spawn(move || {
         // The first client meets a panicking factory: its connection closes.
@@ -612,11 +609,7 @@ fn abort_closes_at_once_and_the_protocol_hears_it_was_aborted() {
     let reactor = Reactor::new().unwrap();
     let seen = Rc::new(Seen::default());
     let (aborted, wait_for_abort) = mpsc::channel();
-    let port = reactor
-        .listen_tcp(0, Rc::new(Aborter(seen.clone(), aborted)), "127.0.0.1")
-        .unwrap()
-        .host()
-        .port();
+    let port = listen(&reactor, Rc::new(Aborter(seen.clone(), aborted)));
     let done = stop_after(&reactor, 1);
     let client = thread::spawn(move || {
         let mut stream = connect(port);
@@ -763,11 +756,7 @@ fn a_panic_in_a_later_read_burst_still_loses_the_connection() {
     let reactor = Reactor::new().unwrap();
     let seen = Rc::new(Seen::default());
     let factory = Rc::new(PanicLaterFactory(seen.clone()));
-    let port = reactor
-        .listen_tcp(0, factory, "127.0.0.1")
-        .unwrap()
-        .host()
-        .port();
+    let port = listen(&reactor, factory);
     let done = stop_after(&reactor, 1);
     let client = thread::spawn(move || {
         let mut stream = connect(port);
@@ -853,11 +842,7 @@ fn dropping_the_reactor_closes_every_socket_and_frees_every_protocol() {
         dropped: dropped.clone(),
     });
     let factory_alive = Rc::downgrade(&factory);
-    let port = reactor
-        .listen_tcp(0, factory, "127.0.0.1")
-        .unwrap()
-        .host()
-        .port();
+    let port = listen(&reactor, factory);
     let clients: Vec<StdStream> = (0..CLIENTS).map(|_| connect(port)).collect();
     // The reactor never runs: it only takes turns until every client has
     // its protocol.
@@ -892,11 +877,7 @@ fn factories_may_be_trait_objects() {
         close: true,
         seen: seen.clone(),
     });
-    let port = reactor
-        .listen_tcp(0, server, "127.0.0.1")
-        .unwrap()
-        .host()
-        .port();
+    let port = listen(&reactor, server);
     let checkers = Checkers::new(&reactor, b"a poem".to_vec(), 1);
     let client: Rc<dyn ClientFactory> = checkers.clone();
     reactor.connect_tcp("127.0.0.1", port, client);
@@ -940,11 +921,7 @@ impl Protocol for DeferredEchoProtocol {
 #[test]
 fn a_deferred_fired_inside_data_received_may_write_and_close_the_same_transport() {
     let reactor = Reactor::new().unwrap();
-    let port = reactor
-        .listen_tcp(0, Rc::new(DeferredEcho), "127.0.0.1")
-        .unwrap()
-        .host()
-        .port();
+    let port = listen(&reactor, Rc::new(DeferredEcho));
     let done = stop_after(&reactor, 1);
     let client = thread::spawn(move || {
         let mut stream = connect(port);
@@ -1027,11 +1004,7 @@ fn a_protocol_whose_connection_lost_panics_hears_the_end_only_once() {
     }
     let reactor = Reactor::new().unwrap();
     let calls = Rc::new(Cell::new(0));
-    let port = reactor
-        .listen_tcp(0, Rc::new(TwiceFactory(calls.clone())), "127.0.0.1")
-        .unwrap()
-        .host()
-        .port();
+    let port = listen(&reactor, Rc::new(TwiceFactory(calls.clone())));
     let done = stop_after(&reactor, 1);
     let client = thread::spawn(move || {
         let mut stream = connect(port);
