@@ -288,3 +288,64 @@ pub fn check_refused_middle_task(mut client: assert_cmd::Command, servers: &[Slo
     }
     assert!(stdout.contains("Got 2 poems in"), "{name}: {stdout}");
 }
+
+// ---------------------------------------------------------------------------
+// A server that breaks the connection in mid-poem.
+// ---------------------------------------------------------------------------
+
+/// A poetry server, a thread of the test process, that sends the first half
+/// of a poem to each client and then resets the connection: what a crashed
+/// server or a broken network looks like to a client.
+pub struct ResetServer {
+    pub port: u16,
+    /// How many bytes each client gets before the reset.
+    pub half: usize,
+}
+
+impl ResetServer {
+    /// Serves `poem` on a free port until the test process ends. Each
+    /// client is served on its own thread, so one slow client holds up
+    /// nobody.
+    pub fn start(poem: &str) -> ResetServer {
+        let text = std::fs::read(poem).expect("the poem exists");
+        let half = text.len() / 2;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().expect("local address").port();
+        let first_half = text[..half].to_vec();
+        thread::spawn(move || {
+            for socket in listener.incoming() {
+                let Ok(socket) = socket else { continue };
+                let first_half = first_half.clone();
+                thread::spawn(move || reset_after(socket, &first_half));
+            }
+        });
+        ResetServer { port, half }
+    }
+}
+
+/// Sends `data`, then resets: with `SO_LINGER` set to zero, closing a
+/// socket sends an RST instead of the end of file a finished poem gets.
+///
+/// Linux lets the client read what had arrived before the reset, then
+/// reports the reset, so the client really sees half a poem and then the
+/// break. What must not happen is the reset overtaking our own send queue
+/// (it throws away what is not sent yet): on loopback the bytes leave
+/// inside `write_all`, and the short pause only makes sure of it. Nothing
+/// is timed: the client sees the same thing however long it takes.
+fn reset_after(mut socket: TcpStream, data: &[u8]) {
+    use std::io::Write;
+    if socket.write_all(data).is_err() {
+        return;
+    }
+    thread::sleep(Duration::from_millis(50));
+    let _ = socket2::SockRef::from(&socket).set_linger(Some(Duration::ZERO));
+    drop(socket);
+}
+
+/// The path of program `name`, for tests that pick programs at run time
+/// (`cargo_bin!` wants a literal). Every program is built beside the
+/// showcase.
+pub fn program(name: &str) -> PathBuf {
+    let showcase = Path::new(env!("CARGO_BIN_EXE_showcase"));
+    showcase.parent().expect("a folder").join(name)
+}
