@@ -104,6 +104,10 @@ fn a_reset_in_mid_poem_is_never_a_whole_poem() {
         match expect {
             Expect::TaskFails => {
                 check(stderr.contains("Task 1: "), "stderr does not name task 1");
+                check(
+                    stderr.contains(&reset_address),
+                    "stderr does not name the server",
+                );
                 // Task 1's poem is not counted: no summary line, no total of two.
                 let summary = |line: &&String| {
                     line.starts_with("Task 1: ")

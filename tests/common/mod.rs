@@ -134,11 +134,16 @@ impl SlowServer {
 /// The port at the end of a line such as `Serving poetry/x.txt on port
 /// 10000.` or `Serving poetry/x.txt on 127.0.0.1:10000.`
 pub fn port_of(line: &str) -> u16 {
-    line.trim_end_matches('.')
+    try_port_of(line).unwrap_or_else(|| panic!("no port in {line:?}"))
+}
+
+/// [`port_of`], for a caller that reports a missing port its own way.
+pub fn try_port_of(line: &str) -> Option<u16> {
+    line.trim_end()
+        .trim_end_matches('.')
         .rsplit([' ', ':'])
         .next()
         .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"))
 }
 
 /// A port on which nothing listens: bound, read, and released again.
@@ -348,4 +353,28 @@ fn reset_after(mut socket: TcpStream, data: &[u8]) {
 pub fn program(name: &str) -> PathBuf {
     let showcase = Path::new(env!("CARGO_BIN_EXE_showcase"));
     showcase.parent().expect("a folder").join(name)
+}
+
+/// Every program, read from the `[[bin]]` tables of Cargo.toml (the only
+/// list of programs), so that a test over all of them misses none.
+pub fn programs() -> Vec<String> {
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .expect("Cargo.toml");
+    let mut names = Vec::new();
+    let mut in_bin = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if let (true, Some(value)) = (in_bin, line.strip_prefix("name")) {
+            let name = value
+                .trim()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"');
+            names.push(name.to_string());
+        }
+    }
+    assert!(names.len() >= 4, "found only {names:?} in Cargo.toml");
+    names
 }
