@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
-use common::{dead_port, ports, three_servers, Background, LIMIT, POEMS};
+use common::{dead_port, ports, three_servers, Background, SlowServer, LIMIT, POEMS};
 use predicates::prelude::*;
 
 #[test]
@@ -46,6 +46,31 @@ fn client_3_waits_forever_on_a_dead_server_until_stopped() {
     let title = std::fs::read_to_string(POEMS[1]).unwrap();
     let first_line = title.lines().next().unwrap().to_string();
     client.wait_for(|line| line == first_line);
+}
+
+#[test]
+fn client_3_stopped_in_mid_poem_says_the_poem_may_be_incomplete() {
+    // A long poem, slowly: the download is still going when we stop it.
+    let mut server = SlowServer::start(&["--delay", "0.05", "--num-bytes", "10", POEMS[0]]);
+    let port = server.port.to_string();
+    let mut client = Background::start(cargo_bin!("get-poetry-3"), &[&port]);
+    // Once the server is sending, the client is inside the reactor's loop,
+    // where Ctrl-C (here SIGTERM) stops the loop instead of the program.
+    server.process.wait_for(|line| line.starts_with("Sending"));
+    let killed = Command::new("kill")
+        .args(["-TERM", &client.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // What arrived is printed, with a warning on stderr, and status 1.
+    assert_eq!(client.wait_exit(), Some(1));
+    let poem = std::fs::read_to_string(POEMS[0]).unwrap();
+    let line = client.next_line();
+    assert!(!line.is_empty() && poem.starts_with(&line), "{line:?}");
+    let warning = format!("The poem from 127.0.0.1:{port} may be incomplete: ");
+    let stderr = client.stderr();
+    assert!(stderr.contains(&warning), "{stderr}");
+    assert!(stderr.contains("the reactor stopped"), "{stderr}");
 }
 
 #[test]

@@ -22,6 +22,8 @@ pub const LIMIT: Duration = Duration::from_secs(30);
 pub struct Background {
     child: Child,
     lines: Receiver<String>,
+    /// Everything it wrote to stderr, sent once stderr is closed.
+    stderr: Receiver<String>,
     pub seen: Vec<String>,
 }
 
@@ -30,9 +32,17 @@ impl Background {
         let mut child = Command::new(program)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
+        // Always drained, so that a chatty stderr never blocks the program.
+        let mut errors = child.stderr.take().expect("stderr is piped");
+        let (sender, stderr) = mpsc::channel();
+        thread::spawn(move || {
+            let mut text = String::new();
+            let _ = errors.read_to_string(&mut text);
+            let _ = sender.send(text);
+        });
         let stdout = child.stdout.take().expect("stdout is piped");
         let (sender, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -46,6 +56,7 @@ impl Background {
         Background {
             child,
             lines,
+            stderr,
             seen: Vec::new(),
         }
     }
@@ -74,6 +85,13 @@ impl Background {
             }
         }
         panic!("the line we waited for never came; saw {:?}", self.seen)
+    }
+
+    /// What it wrote to stderr, once it has exited (bounded by [`LIMIT`]).
+    pub fn stderr(&mut self) -> String {
+        self.stderr
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|_| panic!("stderr still open after {LIMIT:?}"))
     }
 
     /// The process id, to send it signals.
