@@ -141,19 +141,22 @@ dead=$(ss -ltnp 2>/dev/null | grep "pid=$doomed," | grep -oE '127\.0\.0\.1:[0-9]
 kill "$doomed"; wait "$doomed" 2>/dev/null || true
 dead=${dead:-10003}
 dead_sed="s/:$dead\b/:10003/g"
+# A client that could not fetch every poem exits with status 1: the runs
+# with a dead port, or with the cummingsifier's gibberish, do on purpose.
+expect_failure() { "$@" || true; }
 
-"$bin/get-poetry-2" "${ports[@]}" "$dead" | normalise "${ports[@]}" | sed "$dead_sed" > "$out5/all.txt"
+expect_failure "$bin/get-poetry-2" "${ports[@]}" "$dead" | normalise "${ports[@]}" | sed "$dead_sed" > "$out5/all.txt"
 { head -n 7 "$out5/all.txt"; echo "..."; tail -n 5 "$out5/all.txt"; } > "$out5/get-poetry-2.txt"
 rm "$out5/all.txt"
 "$bin/get-poetry-2-stack" "${ports[0]}" > "$out5/get-poetry-2-stack.txt"
 "$bin/get-poetry-2" "$fast_port" | sed -e "s/:$fast_port\b/:10010/" > "$out11/get-poetry-2.txt"
 
-"$bin/get-poetry-3-1" "$dead" 2>&1 | sed "$dead_sed" | sed "s/:10003:/:10004:/; s/:10003\b/:10004/" > "$out6/get-poetry-3-1.txt"
+expect_failure "$bin/get-poetry-3-1" "$dead" 2>&1 | sed "$dead_sed" | sed "s/:10003:/:10004:/; s/:10003\b/:10004/" > "$out6/get-poetry-3-1.txt"
 "$bin/failure-examples" > "$out6/failure-examples.txt"
 
 out8=book/src/transcripts/part08
 mkdir -p "$out8"
-"$bin/get-poetry-4" "${ports[@]}" "$dead" 2>&1 >/dev/null | sed "$dead_sed" > "$out8/get-poetry-4.txt"
+expect_failure "$bin/get-poetry-4" "${ports[@]}" "$dead" 2>&1 >/dev/null | sed "$dead_sed" > "$out8/get-poetry-4.txt"
 "$bin/get-poetry-4-stack" "${ports[1]}" > "$out8/get-poetry-4-stack.txt"
 
 # Part 10: the three outcomes of the cummingsifier, one seed each, against
@@ -163,7 +166,7 @@ mkdir -p "$out10"
 for client in get-poetry-5 get-poetry-5-1; do
     for seed in 2 3 0; do
         echo "\$ cargo run --bin $client -- --seed $seed 10002"
-        "$bin/$client" --seed "$seed" "${ports[2]}" 2>&1
+        expect_failure "$bin/$client" --seed "$seed" "${ports[2]}" 2>&1
     done > "$out10/$client.txt"
 done
 

@@ -104,7 +104,8 @@ impl FileDescriptor for PoetrySocket {
         match reason {
             Disconnect::Done => timeline.finished(self.task - 1),
             Disconnect::Lost(error) => {
-                eprintln!("Task {}: lost the connection: {error}", self.task);
+                let (task, address) = (self.task, &self.address);
+                eprintln!("Task {task}: lost the connection to {address}: {error}");
                 timeline.failed(self.task - 1);
                 *self.error.borrow_mut() = Some(error);
             }

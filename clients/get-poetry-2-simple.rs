@@ -12,10 +12,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::Parser;
-use mini_twisted::poetry::Servers;
+use mini_twisted::poetry::{exit_status, warn_if_cut_short, Servers};
 use mini_twisted::protocol::{ClientFactory, Factory, Protocol};
 use mini_twisted::reactor::ReactorError;
 use mini_twisted::tcp::Connector;
@@ -31,6 +32,7 @@ struct Options {
 
 // ANCHOR: protocol
 struct PoetryProtocol {
+    peer: SocketAddr,
     poem: Vec<u8>,
     downloads: Rc<Downloads>,
 }
@@ -40,7 +42,8 @@ impl Protocol for PoetryProtocol {
         self.poem.extend_from_slice(data);
     }
 
-    fn connection_lost(&mut self, _reason: Failure) {
+    fn connection_lost(&mut self, reason: Failure) {
+        warn_if_cut_short(self.peer, &reason);
         let poem = String::from_utf8_lossy(&self.poem).into_owned();
         self.downloads.poem_finished(Some(poem));
     }
@@ -70,8 +73,9 @@ struct PoetryClientFactory {
 }
 
 impl Factory for PoetryClientFactory {
-    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+    fn build_protocol(&self, addr: SocketAddr) -> Box<dyn Protocol> {
         Box::new(PoetryProtocol {
+            peer: addr,
             poem: Vec::new(),
             downloads: Rc::clone(&self.downloads),
         })
@@ -86,7 +90,7 @@ impl ClientFactory for PoetryClientFactory {
 }
 // ANCHOR_END: protocol
 
-fn main() -> Result<(), ReactorError> {
+fn main() -> Result<ExitCode, ReactorError> {
     let options = Options::parse();
     options.servers.require::<Options>();
     mini_twisted::log::init();
@@ -102,5 +106,8 @@ fn main() -> Result<(), ReactorError> {
     for address in addresses {
         reactor.connect_tcp(&address.host, address.port, Rc::clone(&factory));
     }
-    reactor.run()
+    reactor.run()?;
+    // Status 1 if a server was down or a poem cut short.
+    let poems = factory.downloads.poems.borrow().len();
+    Ok(exit_status(poems == addresses.len()))
 }

@@ -15,11 +15,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Instant;
 
 use clap::Parser;
-use mini_twisted::poetry::{Elapsed, Servers};
+use mini_twisted::poetry::{exit_status, warn_if_cut_short, Elapsed, Servers};
 use mini_twisted::protocol::{ClientFactory, Factory, Protocol, Transport};
 use mini_twisted::reactor::ReactorError;
 use mini_twisted::tcp::Connector;
@@ -55,7 +56,12 @@ impl Protocol for PoetryProtocol {
         }
     }
 
-    fn connection_lost(&mut self, _reason: Failure) {
+    fn connection_lost(&mut self, reason: Failure) {
+        // No errback to tell: a poem cut short is still reported, as in the
+        // series, but not without a warning.
+        if let Some(peer) = self.peer {
+            warn_if_cut_short(peer, &reason);
+        }
         let poem = std::mem::take(&mut self.poem);
         self.downloads.poem_finished(Some((self.task, poem)));
     }
@@ -117,7 +123,7 @@ impl ClientFactory for PoetryClientFactory {
 // ANCHOR_END: factory
 
 // ANCHOR: main
-fn main() -> Result<(), ReactorError> {
+fn main() -> Result<ExitCode, ReactorError> {
     let options = Options::parse();
     options.servers.require::<Options>();
     mini_twisted::log::init();
@@ -141,6 +147,8 @@ fn main() -> Result<(), ReactorError> {
     // As in the series, every address counts, the failed ones included.
     let elapsed = Elapsed(start.elapsed());
     println!("Got {} poems in {elapsed}", addresses.len());
-    Ok(())
+    // But the exit status is 1 if a server was down or a poem cut short.
+    let poems = factory.downloads.poems.borrow().len();
+    Ok(exit_status(poems == addresses.len()))
 }
 // ANCHOR_END: main

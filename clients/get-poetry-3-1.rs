@@ -2,8 +2,9 @@
 //!
 //! Client 3.0 waited forever for a poem from a server that was down. Here
 //! `get_poetry` takes a second function, the errback, and the factory
-//! calls it with a `Failure` when the connection cannot be made. Every
-//! download now ends one way or the other, so the program always ends.
+//! calls it with a `Failure` when the connection cannot be made, or breaks
+//! before the end of the poem. Every download now ends one way or the
+//! other, so the program always ends.
 //!
 //! Try it with no server on port 10004:
 //!
@@ -13,13 +14,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::Parser;
-use mini_twisted::poetry::Servers;
+use mini_twisted::poetry::{exit_status, Servers};
 use mini_twisted::protocol::{ClientFactory, Factory, Protocol};
 use mini_twisted::reactor::ReactorError;
-use mini_twisted::tcp::Connector;
+use mini_twisted::tcp::{ConnectionDone, Connector};
 use mini_twisted::{Failure, Reactor};
 
 /// Get Poetry Now! Client 3.1: get_poetry with a callback and an errback.
@@ -43,7 +45,11 @@ impl Protocol for PoetryProtocol {
         self.poem.extend_from_slice(data);
     }
 
-    fn connection_lost(&mut self, _reason: Failure) {
+    fn connection_lost(&mut self, reason: Failure) {
+        // Only a clean close ends a poem; the factory hears any other end.
+        if !reason.check::<ConnectionDone>() {
+            return;
+        }
         if let Some(callback) = self.callback.take() {
             callback(String::from_utf8_lossy(&self.poem).into_owned());
         }
@@ -52,7 +58,7 @@ impl Protocol for PoetryProtocol {
 
 // ANCHOR: factory
 /// One download's factory: the callback goes to the protocol, the errback
-/// stays here for the failure no protocol can see.
+/// stays here, for a connection that cannot be made or that breaks.
 struct PoetryClientFactory {
     callback: RefCell<Option<Callback>>,
     errback: RefCell<Option<Errback>>,
@@ -69,6 +75,16 @@ impl Factory for PoetryClientFactory {
 
 impl ClientFactory for PoetryClientFactory {
     fn client_connection_failed(&self, _connector: &Connector, reason: Failure) {
+        if let Some(errback) = self.errback.take() {
+            errback(reason);
+        }
+    }
+
+    /// A reset in mid-poem: what arrived is not the poem, so it fails too.
+    fn client_connection_lost(&self, _connector: &Connector, reason: Failure) {
+        if reason.check::<ConnectionDone>() {
+            return;
+        }
         if let Some(errback) = self.errback.take() {
             errback(reason);
         }
@@ -120,7 +136,7 @@ impl Results {
     }
 }
 
-fn main() -> Result<(), ReactorError> {
+fn main() -> Result<ExitCode, ReactorError> {
     let options = Options::parse();
     options.servers.require::<Options>();
     mini_twisted::log::init();
@@ -148,6 +164,6 @@ fn main() -> Result<(), ReactorError> {
     for poem in results.poems.borrow().iter() {
         println!("{poem}");
     }
-    Ok(())
+    Ok(exit_status(results.errors.get() == 0))
 }
 // ANCHOR_END: main

@@ -8,7 +8,8 @@
 //! **Flawed on purpose**: nothing here handles a failed connection. Point
 //! it at a port where no server listens and it waits forever, because the
 //! poem it waits for will never come and nobody says so. Press Ctrl-C: it
-//! stops and prints the poems it has. Client 3.1 fixes this.
+//! stops, prints the poems it has and exits with status 1. Client 3.1
+//! fixes this.
 //!
 //! ```text
 //! cargo run --bin get-poetry-3 -- 10000 10001 10002
@@ -16,10 +17,11 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::Parser;
-use mini_twisted::poetry::Servers;
+use mini_twisted::poetry::{exit_status, warn_if_cut_short, Servers};
 use mini_twisted::protocol::{ClientFactory, Factory, Protocol};
 use mini_twisted::reactor::ReactorError;
 use mini_twisted::{Failure, Reactor};
@@ -36,6 +38,7 @@ type Callback = Box<dyn FnOnce(String)>;
 
 // ANCHOR: get_poetry
 struct PoetryProtocol {
+    peer: SocketAddr,
     poem: Vec<u8>,
     callback: Option<Callback>,
 }
@@ -45,7 +48,10 @@ impl Protocol for PoetryProtocol {
         self.poem.extend_from_slice(data);
     }
 
-    fn connection_lost(&mut self, _reason: Failure) {
+    fn connection_lost(&mut self, reason: Failure) {
+        // Without an errback, all we can do with a broken connection is
+        // say so, and pass on what arrived.
+        warn_if_cut_short(self.peer, &reason);
         if let Some(callback) = self.callback.take() {
             callback(String::from_utf8_lossy(&self.poem).into_owned());
         }
@@ -58,8 +64,9 @@ struct PoetryClientFactory {
 }
 
 impl Factory for PoetryClientFactory {
-    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+    fn build_protocol(&self, addr: SocketAddr) -> Box<dyn Protocol> {
         Box::new(PoetryProtocol {
+            peer: addr,
             poem: Vec::new(),
             callback: self.callback.take(),
         })
@@ -79,7 +86,7 @@ fn get_poetry(reactor: &Reactor, host: &str, port: u16, callback: impl FnOnce(St
 // ANCHOR_END: get_poetry
 
 // ANCHOR: main
-fn main() -> Result<(), ReactorError> {
+fn main() -> Result<ExitCode, ReactorError> {
     let options = Options::parse();
     options.servers.require::<Options>();
     mini_twisted::log::init();
@@ -102,7 +109,10 @@ fn main() -> Result<(), ReactorError> {
     for poem in poems.borrow().iter() {
         println!("{poem}");
     }
-    Ok(())
+    // Status 1 if Ctrl-C stopped us before every poem was in, or if a poem
+    // was cut short (`warn_if_cut_short` remembers that for `exit_status`).
+    let got = poems.borrow().len();
+    Ok(exit_status(got == addresses.len()))
 }
 // ANCHOR_END: main
 

@@ -13,13 +13,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::Parser;
-use mini_twisted::poetry::Servers;
+use mini_twisted::poetry::{exit_status, Servers};
 use mini_twisted::protocol::{ClientFactory, Factory, Protocol};
 use mini_twisted::reactor::ReactorError;
-use mini_twisted::tcp::Connector;
+use mini_twisted::tcp::{ConnectionDone, Connector};
 use mini_twisted::{deferred, Deferred, Failure, Reactor, Trigger};
 
 /// Get Poetry Now! Client 4.0: get_poetry returns a Deferred.
@@ -44,10 +45,16 @@ impl Protocol for PoetryProtocol {
         self.poem.extend_from_slice(data);
     }
 
-    fn connection_lost(&mut self, _reason: Failure) {
+    fn connection_lost(&mut self, reason: Failure) {
         // Take the trigger out: whoever fires it is the last to hold it.
-        if let Some(trigger) = self.pending.borrow_mut().take() {
+        let Some(trigger) = self.pending.borrow_mut().take() else {
+            return;
+        };
+        // A clean close is the end of the poem; a reset cut it short.
+        if reason.check::<ConnectionDone>() {
             trigger.callback(String::from_utf8_lossy(&self.poem).into_owned());
+        } else {
+            trigger.errback(reason);
         }
     }
 }
@@ -74,7 +81,7 @@ impl ClientFactory for PoetryClientFactory {
 }
 
 /// Downloads a poem from `host:port`. The Deferred fires with the poem, or
-/// with the failure that prevented it.
+/// with the failure that prevented it (a refused connection, a reset).
 pub fn get_poetry(reactor: &Reactor, host: &str, port: u16) -> Deferred<String> {
     let (d, trigger) = deferred();
     let factory = PoetryClientFactory {
@@ -86,7 +93,7 @@ pub fn get_poetry(reactor: &Reactor, host: &str, port: u16) -> Deferred<String> 
 // ANCHOR_END: get_poetry
 
 // ANCHOR: main
-fn main() -> Result<(), ReactorError> {
+fn main() -> Result<ExitCode, ReactorError> {
     let options = Options::parse();
     options.servers.require::<Options>();
     mini_twisted::log::init();
@@ -122,6 +129,7 @@ fn main() -> Result<(), ReactorError> {
     for poem in poems.borrow().iter() {
         println!("{poem}");
     }
-    Ok(())
+    let got = poems.borrow().len();
+    Ok(exit_status(got == addresses.len()))
 }
 // ANCHOR_END: main

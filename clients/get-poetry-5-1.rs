@@ -13,13 +13,14 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
+use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::Parser;
 use mini_twisted::poetry::cummingsify::{
     CannotCummingsify, Cummingsifier, GibberishError, Outcome,
 };
-use mini_twisted::poetry::Servers;
+use mini_twisted::poetry::{exit_status, Servers};
 use mini_twisted::reactor::ReactorError;
 use mini_twisted::{Failure, Reactor};
 
@@ -66,7 +67,7 @@ fn cummingsify_failed(failure: Failure) -> Result<String, Failure> {
 // ANCHOR_END: cummingsify
 
 // ANCHOR: main
-fn main() -> Result<(), ReactorError> {
+fn main() -> Result<ExitCode, ReactorError> {
     let options = Options::parse();
     options.servers.require::<Options>();
     mini_twisted::log::init();
@@ -75,8 +76,10 @@ fn main() -> Result<(), ReactorError> {
 
     let addresses = &options.servers.addresses;
     let done = Rc::new(Cell::new(0));
+    // Downloads with no poem to show: the server's fault or the gibberish.
+    let failed = Rc::new(Cell::new(0));
     for address in addresses {
-        let cummingsifier = Rc::clone(&cummingsifier);
+        let (cummingsifier, failed) = (Rc::clone(&cummingsifier), Rc::clone(&failed));
         let (done, total, stopper) = (Rc::clone(&done), addresses.len(), reactor.clone());
         let _d = get_poetry(&reactor, &address.host, address.port)
             .add_callback(move |poem| cummingsify(&mut cummingsifier.borrow_mut(), poem))
@@ -86,8 +89,9 @@ fn main() -> Result<(), ReactorError> {
                     println!("{poem}");
                     Ok(())
                 },
-                |_failure| {
+                move |_failure| {
                     eprintln!("The poem download failed.");
+                    failed.set(failed.get() + 1);
                     Ok(())
                 },
             )
@@ -99,6 +103,7 @@ fn main() -> Result<(), ReactorError> {
                 Ok(())
             });
     }
-    reactor.run()
+    reactor.run()?;
+    Ok(exit_status(failed.get() == 0))
 }
 // ANCHOR_END: main

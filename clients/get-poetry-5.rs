@@ -15,13 +15,14 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
+use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::Parser;
 use mini_twisted::poetry::cummingsify::{
     Cummingsifier, CummingsifierBroke, GibberishError, Outcome,
 };
-use mini_twisted::poetry::Servers;
+use mini_twisted::poetry::{exit_status, Servers};
 use mini_twisted::reactor::ReactorError;
 use mini_twisted::{Failure, Reactor};
 
@@ -68,7 +69,7 @@ fn try_to_cummingsify(cummingsifier: &mut Cummingsifier, poem: String) -> Result
 // ANCHOR_END: cummingsify
 
 // ANCHOR: main
-fn main() -> Result<(), ReactorError> {
+fn main() -> Result<ExitCode, ReactorError> {
     let options = Options::parse();
     options.servers.require::<Options>();
     mini_twisted::log::init();
@@ -77,8 +78,10 @@ fn main() -> Result<(), ReactorError> {
 
     let addresses = &options.servers.addresses;
     let done = Rc::new(Cell::new(0));
+    // Downloads with no poem to show: the server's fault or the gibberish.
+    let failed = Rc::new(Cell::new(0));
     for address in addresses {
-        let cummingsifier = Rc::clone(&cummingsifier);
+        let (cummingsifier, failed) = (Rc::clone(&cummingsifier), Rc::clone(&failed));
         let (done, total, stopper) = (Rc::clone(&done), addresses.len(), reactor.clone());
         let _d = get_poetry(&reactor, &address.host, address.port)
             .add_callback(move |poem| try_to_cummingsify(&mut cummingsifier.borrow_mut(), poem))
@@ -87,8 +90,9 @@ fn main() -> Result<(), ReactorError> {
                     println!("{poem}");
                     Ok(())
                 },
-                |_failure| {
+                move |_failure| {
                     eprintln!("The poem download failed.");
+                    failed.set(failed.get() + 1);
                     Ok(())
                 },
             )
@@ -100,6 +104,7 @@ fn main() -> Result<(), ReactorError> {
                 Ok(())
             });
     }
-    reactor.run()
+    reactor.run()?;
+    Ok(exit_status(failed.get() == 0))
 }
 // ANCHOR_END: main

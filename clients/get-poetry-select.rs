@@ -157,7 +157,8 @@ fn run(options: &Options) -> io::Result<bool> {
                         timeline.finished(i);
                     }
                     Some(error) => {
-                        eprintln!("Task {}: lost the connection: {error}", i + 1);
+                        let address = &task.address;
+                        eprintln!("Task {}: lost the connection to {address}: {error}", i + 1);
                         timeline.failed(i);
                     }
                 }

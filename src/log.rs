@@ -18,7 +18,7 @@ use std::cell::{Cell, RefCell};
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::{Mutex, Once, PoisonError};
 
 use tracing_subscriber::EnvFilter;
 
@@ -68,6 +68,32 @@ thread_local! {
 /// nobody to tell.
 pub const BROKEN_PIPE_EXIT: i32 = 141;
 
+/// What must happen even when a closed stdout ends the program at once.
+type Cleanup = Box<dyn Fn() + Send + Sync>;
+
+static CLEANUPS: Mutex<Vec<Cleanup>> = Mutex::new(Vec::new());
+
+/// Runs `cleanup` before a closed stdout ends the program (see
+/// [`BROKEN_PIPE_EXIT`]): that exit skips every destructor, so a program
+/// that started child processes registers here what stops them. It runs
+/// inside the panic hook, so it must not print, and it must not wait for a
+/// lock that the panicking code may hold (use `try_lock`).
+pub fn on_quiet_exit(cleanup: impl Fn() + Send + Sync + 'static) {
+    let mut cleanups = CLEANUPS.lock().unwrap_or_else(PoisonError::into_inner);
+    cleanups.push(Box::new(cleanup));
+}
+
+/// The quiet exit itself: the cleanups that can run, then the exit.
+fn exit_quietly() -> ! {
+    if let Ok(cleanups) = CLEANUPS.try_lock() {
+        for cleanup in cleanups.iter() {
+            // A cleanup that panics must not stop the exit, or the others.
+            let _ = panic::catch_unwind(AssertUnwindSafe(cleanup));
+        }
+    }
+    std::process::exit(BROKEN_PIPE_EXIT);
+}
+
 /// Is this the panic of `print!`/`eprint!` on a closed pipe? The standard
 /// library formats it as `failed printing to stdout: Broken pipe (os error
 /// 32)`; the error code is the part that does not depend on wording.
@@ -95,7 +121,7 @@ fn install_panic_hook() {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if is_broken_pipe(info.payload()) {
-                std::process::exit(BROKEN_PIPE_EXIT);
+                exit_quietly();
             }
             let catching = CATCHING.try_with(Cell::get).unwrap_or(0) > 0;
             if !catching {

@@ -19,7 +19,7 @@
 //! ```
 
 use std::io::{self, Write};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -27,6 +27,7 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
+use mini_twisted::log::BROKEN_PIPE_EXIT;
 use mini_twisted::poetry::{check_poem_file, parse_seconds, sibling_programs, Checked, Children};
 
 /// Starts the three slow poetry servers the chapters use, and stops them
@@ -82,6 +83,9 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(20);
 /// How often the servers are checked for having stopped by themselves.
 const WATCH_EVERY: Duration = Duration::from_millis(200);
 
+/// The signal Ctrl-C sends.
+const SIGINT: i32 = 2;
+
 /// Why the servers are being stopped.
 enum Stop {
     /// Ctrl-C, SIGTERM or SIGHUP: the way this program is meant to end.
@@ -117,10 +121,15 @@ fn main() -> ExitCode {
     let outcome = loop {
         match stopped.recv_timeout(WATCH_EVERY) {
             Ok(Stop::Asked) | Err(RecvTimeoutError::Disconnected) => break ExitCode::SUCCESS,
-            Ok(Stop::NoOutput) => break ExitCode::FAILURE,
+            // As every program does when its stdout goes (see log::init).
+            Ok(Stop::NoOutput) => break ExitCode::from(BROKEN_PIPE_EXIT as u8),
             Err(RecvTimeoutError::Timeout) => {}
         }
         if let Some((pid, status)) = children.exited() {
+            // Ctrl-C reached the whole group: the server heard it too.
+            if status.signal() == Some(SIGINT) {
+                break ExitCode::SUCCESS;
+            }
             let port = ports
                 .iter()
                 .find(|(server, _)| *server == pid)
@@ -165,11 +174,10 @@ fn start(
             .args(["--port", &port.to_string(), "--delay", &delay])
             .args(["--num-bytes", &num_bytes.to_string()])
             .arg(&file)
-            .stdin(Stdio::null())
-            // Its own process group: Ctrl-C reaches this program only, which
-            // then stops the servers itself, so that a server never seems
-            // to have stopped on its own.
-            .process_group(0);
+            // In our process group, so that Ctrl-C in the terminal, or
+            // whoever stops the group, stops the servers too, even if this
+            // program is killed before it can stop them itself.
+            .stdin(Stdio::null());
         let server = children
             .start_server(&mut server, STARTUP_LIMIT)
             .map_err(|message| format!("{message}; stopping the servers that did start"))?;

@@ -33,8 +33,30 @@ pub struct Started {
 
 /// Every child process we started, so that any exit path can stop them.
 /// Cheap to clone: the clones share one list.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Children(Arc<Mutex<Vec<Child>>>);
+
+impl Default for Children {
+    /// An empty list, whose children are also killed if a closed stdout
+    /// ends the program (see [`crate::log::on_quiet_exit`]).
+    fn default() -> Children {
+        let children = Children(Arc::default());
+        let list = Arc::downgrade(&children.0);
+        crate::log::on_quiet_exit(move || {
+            let Some(list) = list.upgrade() else { return };
+            // Not `lock`: the code that panicked may hold the list.
+            if let Ok(mut list) = list.try_lock() {
+                // Killed and reaped: a killed child nobody waits for
+                // lingers as a zombie wherever init does not reap.
+                for child in list.iter_mut() {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            };
+        });
+        children
+    }
+}
 
 impl Children {
     /// The list, even if a thread panicked while holding it: the children

@@ -1,15 +1,26 @@
-//! The command line that every poetry client shares.
+//! What every poetry client shares: its command line, what it says about
+//! a poem cut short, and its exit status.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::CommandFactory;
 
 use super::{parse_seconds, Address, Checked, Elapsed, Timeline};
+use crate::tcp::ConnectionDone;
+use crate::Failure;
+
+/// The last line of every client's `--help`.
+pub const EXIT_STATUS_HELP: &str = "Exits with status 1 if any poem could not be fetched.";
 
 /// `[HOST:]PORT ...`: the servers to get poetry from. Flattened into each
-/// client's own options, so that its `--help` keeps its own description.
+/// client's own options, so that its `--help` keeps its own description
+/// and gains the line on its exit status.
 #[derive(clap::Args, Debug)]
+#[command(after_help = EXIT_STATUS_HELP)]
 pub struct Servers {
     /// The servers to get poetry from, as [host:]port; the host defaults to
     /// 127.0.0.1
@@ -26,6 +37,38 @@ impl Servers {
             let _ = C::command().print_help();
             std::process::exit(0);
         }
+    }
+}
+
+/// Set by [`warn_if_cut_short`], read by [`exit_status`]: a client whose
+/// callback has no way to say "this poem is broken" (clients 2.0, 2.1 and
+/// 3.0 have no errback) still exits with the status its warning deserves.
+/// A flag for the whole process, like a compiler's "errors were printed".
+static A_POEM_WAS_CUT_SHORT: AtomicBool = AtomicBool::new(false);
+
+/// For the clients without an errback. Nothing in the poetry protocol
+/// marks the end of a poem except the server closing the connection, so a
+/// poem is whole only if its connection ended cleanly (`ConnectionDone`);
+/// a reset or an I/O error may have cut it short. Those clients still show
+/// what arrived, as the series does, and this says on stderr which server's
+/// poem may be incomplete and why. True if the connection ended cleanly.
+pub fn warn_if_cut_short(server: impl fmt::Display, reason: &Failure) -> bool {
+    if reason.check::<ConnectionDone>() {
+        return true;
+    }
+    A_POEM_WAS_CUT_SHORT.store(true, Ordering::Relaxed);
+    eprintln!("The poem from {server} may be incomplete: {reason}");
+    false
+}
+
+/// How a client ends ([`EXIT_STATUS_HELP`]): success only if `all_fetched`
+/// (every address gave its poem) and no poem was reported cut short by
+/// [`warn_if_cut_short`].
+pub fn exit_status(all_fetched: bool) -> ExitCode {
+    if all_fetched && !A_POEM_WAS_CUT_SHORT.load(Ordering::Relaxed) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -5,7 +5,8 @@
 //! - [`Address`]: the clients' `[host:]port` arguments.
 //! - [`Elapsed`]: durations printed as `H:MM:SS.ffffff`, as the series does.
 //! - [`Timeline`]: a record of when each task received data, drawn as SVG.
-//! - [`Servers`] and [`ClientArgs`]: the command lines the clients share.
+//! - [`Servers`] and [`ClientArgs`]: the command lines the clients share;
+//!   [`warn_if_cut_short`] and [`exit_status`]: how they end.
 //! - [`parse_seconds`]: options given in seconds, such as `--delay 0.1`;
 //!   [`parse_run_seconds`] for the length of a load run.
 //! - [`poem_file`] and [`check_poem_file`]: the one poem file a server
@@ -30,7 +31,7 @@ pub use cli::{
     check_poem_file, excerpt, parse_run_seconds, parse_seconds, poem_file, Checked, EXCERPT_CHARS,
     LONGEST_RUN_SECONDS, LONGEST_SECONDS,
 };
-pub use client::{ClientArgs, Servers};
+pub use client::{exit_status, warn_if_cut_short, ClientArgs, Servers, EXIT_STATUS_HELP};
 pub use elapsed::Elapsed;
 pub use linger::Linger;
 pub use timeline::Timeline;

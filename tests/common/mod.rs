@@ -22,6 +22,8 @@ pub const LIMIT: Duration = Duration::from_secs(30);
 pub struct Background {
     child: Child,
     lines: Receiver<String>,
+    /// Everything it wrote to stderr, sent once stderr is closed.
+    stderr: Receiver<String>,
     pub seen: Vec<String>,
 }
 
@@ -30,9 +32,17 @@ impl Background {
         let mut child = Command::new(program)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
+        // Always drained, so that a chatty stderr never blocks the program.
+        let mut errors = child.stderr.take().expect("stderr is piped");
+        let (sender, stderr) = mpsc::channel();
+        thread::spawn(move || {
+            let mut text = String::new();
+            let _ = errors.read_to_string(&mut text);
+            let _ = sender.send(text);
+        });
         let stdout = child.stdout.take().expect("stdout is piped");
         let (sender, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -46,6 +56,7 @@ impl Background {
         Background {
             child,
             lines,
+            stderr,
             seen: Vec::new(),
         }
     }
@@ -74,6 +85,13 @@ impl Background {
             }
         }
         panic!("the line we waited for never came; saw {:?}", self.seen)
+    }
+
+    /// What it wrote to stderr, once it has exited (bounded by [`LIMIT`]).
+    pub fn stderr(&mut self) -> String {
+        self.stderr
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|_| panic!("stderr still open after {LIMIT:?}"))
     }
 
     /// The process id, to send it signals.
@@ -134,11 +152,16 @@ impl SlowServer {
 /// The port at the end of a line such as `Serving poetry/x.txt on port
 /// 10000.` or `Serving poetry/x.txt on 127.0.0.1:10000.`
 pub fn port_of(line: &str) -> u16 {
-    line.trim_end_matches('.')
+    try_port_of(line).unwrap_or_else(|| panic!("no port in {line:?}"))
+}
+
+/// [`port_of`], for a caller that reports a missing port its own way.
+pub fn try_port_of(line: &str) -> Option<u16> {
+    line.trim_end()
+        .trim_end_matches('.')
         .rsplit([' ', ':'])
         .next()
         .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"))
 }
 
 /// A port on which nothing listens: bound, read, and released again.
@@ -370,4 +393,89 @@ pub fn running_as_root() -> bool {
     let uid = std::fs::metadata(&probe).expect("stat the probe").uid();
     let _ = std::fs::remove_file(&probe);
     uid == 0
+}
+
+// ---------------------------------------------------------------------------
+// A server that breaks the connection in mid-poem.
+// ---------------------------------------------------------------------------
+
+/// A poetry server, a thread of the test process, that sends the first half
+/// of a poem to each client and then resets the connection: what a crashed
+/// server or a broken network looks like to a client.
+pub struct ResetServer {
+    pub port: u16,
+    /// How many bytes each client gets before the reset.
+    pub half: usize,
+}
+
+impl ResetServer {
+    /// Serves `poem` on a free port until the test process ends. Each
+    /// client is served on its own thread, so one slow client holds up
+    /// nobody.
+    pub fn start(poem: &str) -> ResetServer {
+        let text = std::fs::read(poem).expect("the poem exists");
+        let half = text.len() / 2;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().expect("local address").port();
+        let first_half = text[..half].to_vec();
+        thread::spawn(move || {
+            for socket in listener.incoming() {
+                let Ok(socket) = socket else { continue };
+                let first_half = first_half.clone();
+                thread::spawn(move || reset_after(socket, &first_half));
+            }
+        });
+        ResetServer { port, half }
+    }
+}
+
+/// Sends `data`, then resets: with `SO_LINGER` set to zero, closing a
+/// socket sends an RST instead of the end of file a finished poem gets.
+///
+/// Linux lets the client read what had arrived before the reset, then
+/// reports the reset, so the client really sees half a poem and then the
+/// break. What must not happen is the reset overtaking our own send queue
+/// (it throws away what is not sent yet): on loopback the bytes leave
+/// inside `write_all`, and the short pause only makes sure of it. Nothing
+/// is timed: the client sees the same thing however long it takes.
+fn reset_after(mut socket: TcpStream, data: &[u8]) {
+    use std::io::Write;
+    if socket.write_all(data).is_err() {
+        return;
+    }
+    thread::sleep(Duration::from_millis(50));
+    let _ = socket2::SockRef::from(&socket).set_linger(Some(Duration::ZERO));
+    drop(socket);
+}
+
+/// The path of program `name`, for tests that pick programs at run time
+/// (`cargo_bin!` wants a literal). Every program is built beside the
+/// showcase.
+pub fn program(name: &str) -> PathBuf {
+    let showcase = Path::new(env!("CARGO_BIN_EXE_showcase"));
+    showcase.parent().expect("a folder").join(name)
+}
+
+/// Every program, read from the `[[bin]]` tables of Cargo.toml (the only
+/// list of programs), so that a test over all of them misses none.
+pub fn programs() -> Vec<String> {
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .expect("Cargo.toml");
+    let mut names = Vec::new();
+    let mut in_bin = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if let (true, Some(value)) = (in_bin, line.strip_prefix("name")) {
+            let name = value
+                .trim()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"');
+            names.push(name.to_string());
+        }
+    }
+    assert!(names.len() >= 4, "found only {names:?} in Cargo.toml");
+    names
 }
