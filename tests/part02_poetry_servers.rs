@@ -32,7 +32,10 @@ fn start(args: &[&str]) -> (Background, Vec<u16>) {
 }
 
 /// Three ports in a row that are free now (the base of the three).
-fn free_base_port() -> u16 {
+/// Three free ports in a row, held: the caller lets go of those it wants
+/// the program to take, and keeps any it wants to stay taken, so that no
+/// other test can take it in between.
+fn free_base_port() -> (u16, Vec<TcpListener>) {
     for _ in 0..50 {
         let first = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = first.local_addr().unwrap().port();
@@ -43,7 +46,9 @@ fn free_base_port() -> u16 {
             .map(|i| TcpListener::bind(("127.0.0.1", base + i)))
             .collect();
         if others.iter().all(Result::is_ok) {
-            return base;
+            let mut held = vec![first];
+            held.extend(others.into_iter().flatten());
+            return (base, held);
         }
     }
     panic!("found no three free ports in a row");
@@ -71,7 +76,8 @@ fn kill(signal: &str, pid: u32) {
 
 #[test]
 fn three_servers_serve_their_poems_and_sigterm_stops_them_all() {
-    let base = free_base_port();
+    let (base, held) = free_base_port();
+    drop(held);
     let (mut servers, ports) = start(&["--base-port", &base.to_string()]);
     assert_eq!(ports, [base, base + 1, base + 2]);
     for (poem, port) in POEMS.iter().zip(&ports) {
@@ -101,9 +107,10 @@ fn port_zero_gives_three_free_ports_and_ctrl_c_stops_them() {
 
 #[test]
 fn a_port_taken_is_an_error_and_the_started_servers_stop() {
-    let base = free_base_port();
+    let (base, mut held) = free_base_port();
     // The third server's port is taken: the first two start, then stop.
-    let taken = TcpListener::bind(("127.0.0.1", base + 2)).unwrap();
+    let taken = held.pop().unwrap();
+    drop(held);
     let output = cargo_bin_cmd!("poetry-servers")
         .args([
             "--no-build",
