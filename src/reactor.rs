@@ -772,6 +772,33 @@ impl Reactor {
         });
     }
 
+    /// Stops watching `fd` on behalf of the object at `descriptor`, which
+    /// is about to close it, at once. Closing a descriptor takes it out of
+    /// the poller by itself, so the system call that would say so first is
+    /// skipped: at tens of thousands of connections a second, that call is
+    /// worth saving. Only for descriptors nobody else holds open (a `dup`
+    /// would keep the registration alive).
+    pub(crate) fn forget_before_close(&self, fd: RawFd, descriptor: *const ()) {
+        let mut descriptors = self.inner.descriptors.borrow_mut();
+        let Some(mut registered) = descriptors.remove(&fd) else {
+            return;
+        };
+        let before = (registered.reader.clone(), registered.writer.clone());
+        if registered.reader.as_ref().map(address) == Some(descriptor) {
+            registered.reader = None;
+        }
+        if registered.writer.as_ref().map(address) == Some(descriptor) {
+            registered.writer = None;
+        }
+        if registered.reader.is_some() || registered.writer.is_some() {
+            // Someone else watches it too: tell the kernel properly.
+            let _ = self.reregister(fd, &mut registered);
+            descriptors.insert(fd, registered);
+        }
+        drop(descriptors);
+        drop_caught("dropping a descriptor", before);
+    }
+
     /// The end of `run`, or [`shutdown`](Reactor::shutdown): disconnect what
     /// is still registered (each object hears once), drop what is still
     /// scheduled, and refuse to run again. The kernel is not told to stop

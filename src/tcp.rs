@@ -479,8 +479,8 @@ impl Connection {
         if clean && !self.eof.get() && self.state.get() != State::Lingering {
             return self.linger(reactor);
         }
-        reactor.remove_reader(self);
-        reactor.remove_writer(self);
+        // `finish` closes the socket now, which the poller notices by itself.
+        reactor.forget_before_close(self.fd, self as *const Connection as *const ());
         self.finish(reactor, reason);
     }
 
@@ -520,9 +520,9 @@ impl Connection {
             }
         });
         *self.linger_timer.borrow_mut() = Some(timer);
-        // Input may be waiting already: read it on the next turn.
-        self.more_to_read.set(true);
-        self.revisit_later();
+        // No read now: input that is already waiting was either read and
+        // thrown away by an earlier burst, or arrived before the reader was
+        // registered, and then registering it reports it.
     }
     // ANCHOR_END: close
 
