@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use mini_twisted::poetry::{excerpt, poem_file, resolve};
+use mini_twisted::poetry::{excerpt, parse_port, poem_file, resolve, Checked};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::time::{timeout_at, Instant};
@@ -37,7 +37,8 @@ use tokio::time::{timeout_at, Instant};
 #[command(name = "fastpoetry-tokio")]
 struct Options {
     /// The port to listen on [default: a free port chosen by the system]
-    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    #[arg(long, default_value_t = 0, hide_default_value = true,
+          value_parser = Checked(parse_port))]
     port: u16,
 
     /// The network interface to listen on (a name is resolved preferring

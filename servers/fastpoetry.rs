@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use clap::Parser;
-use mini_twisted::poetry::poem_file;
+use mini_twisted::poetry::{parse_port, poem_file, Checked};
 use mini_twisted::protocol::{Factory, Protocol, Transport};
 use mini_twisted::Reactor;
 
@@ -29,7 +29,8 @@ use mini_twisted::Reactor;
 #[command(name = "fastpoetry")]
 struct Options {
     /// The port to listen on [default: a free port chosen by the system]
-    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    #[arg(long, default_value_t = 0, hide_default_value = true,
+          value_parser = Checked(parse_port))]
     port: u16,
 
     /// The network interface to listen on

@@ -19,7 +19,9 @@ use std::time::Duration;
 use std::{fs, thread};
 
 use clap::Parser;
-use mini_twisted::poetry::{excerpt, parse_seconds, poem_file, resolve, Checked, Linger};
+use mini_twisted::poetry::{
+    excerpt, parse_port, parse_seconds, parse_whole, poem_file, resolve, Checked, Linger,
+};
 
 // ANCHOR: options
 /// Slow Poetry Server, blocking edition: serves one poem, slowly, to one
@@ -28,7 +30,8 @@ use mini_twisted::poetry::{excerpt, parse_seconds, poem_file, resolve, Checked, 
 #[command(name = "slowpoetry")]
 struct Options {
     /// The port to listen on [default: a free port chosen by the system]
-    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    #[arg(long, default_value_t = 0, hide_default_value = true,
+          value_parser = Checked(parse_port))]
     port: u16,
 
     /// The network interface to listen on (an IPv6 address with or without
@@ -41,7 +44,8 @@ struct Options {
     delay: Duration,
 
     /// How many bytes to send at a time
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 10,
+          value_parser = Checked(|text: &str| parse_whole(text, 1, u32::MAX.into()).map(|n| n as u32)))]
     num_bytes: u32,
 
     /// The poem to serve (exactly one file)

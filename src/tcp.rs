@@ -198,7 +198,9 @@ pub struct CannotListen {
 
 impl fmt::Display for CannotListen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (interface, port, error) = (&self.interface, self.port, &self.error);
+        // An interface is typed by a person: quote at most a short piece.
+        let interface = crate::poetry::excerpt(&self.interface);
+        let (port, error) = (self.port, &self.error);
         write!(f, "cannot listen on {interface}:{port}: {error}")
     }
 }

@@ -82,3 +82,14 @@ fn a_long_bad_command_in_the_simulator_is_quoted_short() {
     // The next line was still read: the chain was drawn.
     assert!(stdout.contains("return a"), "{stdout}");
 }
+
+#[test]
+fn a_long_port_is_quoted_short_by_every_server() {
+    for server in ["slowpoetry", "fastpoetry", "fastpoetry-tokio"] {
+        let output = std::process::Command::new(common::program(server))
+            .args(["--port", &long_value(), "poetry/science.txt"])
+            .output()
+            .unwrap();
+        assert_short_refusal(output, 2, "is not a whole number");
+    }
+}

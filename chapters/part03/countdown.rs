@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use clap::Parser;
-use mini_twisted::poetry::parse_seconds;
+use mini_twisted::poetry::{parse_seconds, Checked};
 use mini_twisted::reactor::{Reactor, ReactorError};
 
 /// Counts down from 5 with timed callbacks, then stops the reactor.
@@ -21,7 +21,7 @@ use mini_twisted::reactor::{Reactor, ReactorError};
 #[command(name = "countdown")]
 struct Options {
     /// Seconds between two steps of the countdown
-    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = Checked(parse_seconds))]
     interval: Duration,
 }
 

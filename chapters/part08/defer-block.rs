@@ -15,7 +15,7 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use mini_twisted::poetry::parse_seconds;
+use mini_twisted::poetry::{parse_seconds, Checked};
 use mini_twisted::reactor::ReactorError;
 use mini_twisted::{deferred, Reactor};
 
@@ -24,7 +24,7 @@ use mini_twisted::{deferred, Reactor};
 #[command(name = "defer-block")]
 struct Options {
     /// Multiply every pause by this (0 for no pauses at all)
-    #[arg(long, default_value = "1", value_parser = parse_seconds)]
+    #[arg(long, default_value = "1", value_parser = Checked(parse_seconds))]
     pace: Duration,
 }
 

@@ -137,6 +137,25 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
 }
 
 /// The longest run a load or a benchmark may ask for: every loop that sends
+/// Parses a port for `--port`: digits, 0 to 65535. The message quotes at
+/// most an [`excerpt`] of what was typed.
+pub fn parse_port(text: &str) -> Result<u16, String> {
+    parse_whole(text, 0, u16::MAX.into()).map(|port| port as u16)
+}
+
+/// Parses a whole number from `low` to `high` for options such as
+/// `--num-bytes`, with the same short messages as [`parse_port`].
+pub fn parse_whole(text: &str, low: u64, high: u64) -> Result<u64, String> {
+    let quoted = excerpt(text);
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{quoted}' is not a whole number"));
+    }
+    match text.parse::<u64>() {
+        Ok(n) if (low..=high).contains(&n) => Ok(n),
+        _ => Err(format!("'{quoted}' is out of range: use {low} to {high}")),
+    }
+}
+
 /// traffic must end.
 pub const LONGEST_RUN_SECONDS: f64 = 600.0;
 

@@ -28,8 +28,8 @@ mod timeline;
 pub use address::{resolve, Address, AddressError};
 pub use children::{line_reader, sibling_programs, Children, Started};
 pub use cli::{
-    check_poem_file, excerpt, parse_run_seconds, parse_seconds, poem_file, Checked, EXCERPT_CHARS,
-    LONGEST_RUN_SECONDS, LONGEST_SECONDS,
+    check_poem_file, excerpt, parse_port, parse_run_seconds, parse_seconds, parse_whole, poem_file,
+    Checked, EXCERPT_CHARS, LONGEST_RUN_SECONDS, LONGEST_SECONDS,
 };
 pub use client::{exit_status, warn_if_cut_short, ClientArgs, Servers, EXIT_STATUS_HELP};
 pub use elapsed::Elapsed;
