@@ -141,28 +141,46 @@ pub trait ClientFactory: Factory {
 // Delivering to a protocol without ever re-entering it.
 // ---------------------------------------------------------------------------
 
+/// What runs right after a protocol has heard `connection_lost`: telling
+/// a client factory that its connection ended, in that order.
+pub(crate) type AfterLost = Box<dyn FnOnce()>;
+
 /// Something that happens to a connection, for its protocol to hear.
 pub(crate) enum Event {
     Made(Rc<dyn Transport>),
     Data(Bytes),
-    Lost(Failure),
+    Lost(Failure, Option<AfterLost>),
 }
 
 /// Holds one connection's protocol and delivers events to it, one at a
 /// time. An event that arrives while the protocol is busy (its own method
 /// caused it), or before it has heard `Made`, is queued and delivered, in
-/// order, as soon as it may be. After `Lost` the protocol is dropped and
-/// later events are ignored.
+/// order, as soon as it may be. `Lost` is accepted once; after it, events
+/// are ignored.
+///
+/// No borrow of the cell's state is held while the protocol runs except
+/// the one of the protocol itself, and that one is never taken twice,
+/// because `busy` turns a second delivery into a queued one.
 pub(crate) struct ProtocolCell {
-    /// `None` once `connection_lost` has been delivered.
+    /// `None` once `connection_lost` is being delivered.
     protocol: RefCell<Option<Box<dyn Protocol>>>,
-    /// A method of the protocol is running. Set and cleared by `run` only
-    /// (cleared on unwinding too, by a guard).
+    /// A method of the protocol is running. Set and cleared by `call`
+    /// and `handle` (cleared on unwinding too, by a guard).
     busy: Cell<bool>,
-    /// `connection_made` has been delivered: until then, other events wait.
+    /// `connection_made` has been called: until then, other events wait.
+    /// Set as the call starts, so that a panic in it still lets the
+    /// protocol hear `connection_lost`.
     made: Cell<bool>,
+    /// `Lost` has been accepted, delivered or queued: nothing else is.
+    lost: Cell<bool>,
     /// Events that arrived while busy, or before `Made`.
     queued: RefCell<VecDeque<Event>>,
+    /// The protocol while its `connection_lost` runs, and after, if that
+    /// panicked. Kept here, not on the stack, so that its `Drop` never runs
+    /// while a panic unwinds (a second panic there would abort).
+    dying: RefCell<Option<Box<dyn Protocol>>>,
+    /// The `AfterLost` of a `connection_lost` that panicked, still to run.
+    after_lost: RefCell<Option<AfterLost>>,
 }
 
 impl ProtocolCell {
@@ -171,7 +189,10 @@ impl ProtocolCell {
             protocol: RefCell::new(Some(protocol)),
             busy: Cell::new(false),
             made: Cell::new(false),
+            lost: Cell::new(false),
             queued: RefCell::default(),
+            dying: RefCell::default(),
+            after_lost: RefCell::default(),
         }
     }
 
@@ -180,27 +201,37 @@ impl ProtocolCell {
         self.busy.get()
     }
 
-    /// Has the protocol heard `connection_lost` (or been given up)?
+    /// Has `Lost` been accepted (delivered, or queued behind a method)?
     pub(crate) fn is_lost(&self) -> bool {
-        self.protocol.borrow().is_none()
+        self.lost.get()
     }
 
     /// Delivers `event` now or, if the protocol is busy, once it is not.
     /// Returns the protocol if this delivered `Lost`, for the caller to
     /// drop where a panic in its `Drop` is caught.
     pub(crate) fn deliver(&self, event: Event) -> Option<Box<dyn Protocol>> {
+        if self.lost.get() {
+            return None;
+        }
         let first = matches!(event, Event::Made(_));
+        if matches!(event, Event::Lost(..)) {
+            self.lost.set(true);
+        }
         if self.busy.get() || !(first || self.made.get()) {
             self.queued.borrow_mut().push_back(event);
             return None;
         }
-        self.run(event)
+        let lost = self.handle(event);
+        lost.or_else(|| self.drain())
     }
 
     /// Delivers bytes that are only borrowed: straight through when the
     /// protocol is idle (no copy), copied into the queue when it is busy.
     /// Returns the protocol as `deliver` does.
     pub(crate) fn data_received(&self, data: &[u8]) -> Option<Box<dyn Protocol>> {
+        if self.lost.get() {
+            return None;
+        }
         if self.busy.get() || !self.made.get() {
             let event = Event::Data(Bytes::copy_from_slice(data));
             self.queued.borrow_mut().push_back(event);
@@ -210,12 +241,11 @@ impl ProtocolCell {
         self.drain()
     }
 
-    fn run(&self, event: Event) -> Option<Box<dyn Protocol>> {
-        let mut lost = self.handle(event);
-        if lost.is_none() {
-            lost = self.drain();
-        }
-        lost
+    /// What a `connection_lost` that panicked left behind: the `AfterLost`
+    /// still to run, and the protocol to drop. The owner calls this once
+    /// the panic is caught.
+    pub(crate) fn leftovers(&self) -> (Option<AfterLost>, Option<Box<dyn Protocol>>) {
+        (self.after_lost.take(), self.dying.take())
     }
 
     /// Delivers what was queued while busy, until the queue is empty.
@@ -224,7 +254,6 @@ impl ProtocolCell {
             let next = self.queued.borrow_mut().pop_front();
             let event = next?;
             if let Some(protocol) = self.handle(event) {
-                self.queued.borrow_mut().clear();
                 return Some(protocol);
             }
         }
@@ -233,18 +262,25 @@ impl ProtocolCell {
     fn handle(&self, event: Event) -> Option<Box<dyn Protocol>> {
         match event {
             Event::Made(transport) => {
-                self.call(|protocol| protocol.connection_made(transport));
                 self.made.set(true);
+                self.call(|protocol| protocol.connection_made(transport));
             }
             Event::Data(data) => self.call(|protocol| protocol.data_received(&data)),
-            Event::Lost(reason) => {
-                // Out of the cell first: even if connection_lost panics,
-                // the protocol has heard the end, once, and hears no more.
-                let mut protocol = self.protocol.borrow_mut().take()?;
+            Event::Lost(reason, after) => {
                 self.queued.borrow_mut().clear();
-                let _busy = Busy::set(&self.busy);
-                protocol.connection_lost(reason);
-                return Some(protocol);
+                let protocol = self.protocol.borrow_mut().take();
+                *self.dying.borrow_mut() = protocol;
+                *self.after_lost.borrow_mut() = after;
+                {
+                    let _busy = Busy::set(&self.busy);
+                    if let Some(protocol) = self.dying.borrow_mut().as_mut() {
+                        protocol.connection_lost(reason);
+                    }
+                }
+                if let Some(after) = self.after_lost.take() {
+                    after();
+                }
+                return self.dying.take();
             }
         }
         None

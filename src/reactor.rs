@@ -251,6 +251,13 @@ struct Inner {
     remote: Arc<RemoteQueue>,
     /// Turns of the loop so far, so tests can tell waiting from spinning.
     turns: Cell<u64>,
+    /// A turn is in progress (inside `run`, or inside `iterate`): set and
+    /// cleared by `turn`. Another loop may not start within it.
+    in_turn: Cell<bool>,
+    /// `shutdown` was asked for during an `iterate` turn: the turn ends
+    /// first (a protocol method may be running), then the reactor shuts
+    /// down. Set by `shutdown`, acted on by `iterate`.
+    shutdown_after_turn: Cell<bool>,
 }
 
 /// The readers and writers watching one file descriptor.
@@ -300,6 +307,8 @@ impl Reactor {
                     closed: AtomicBool::new(false),
                 }),
                 turns: Cell::new(0),
+                in_turn: Cell::new(false),
+                shutdown_after_turn: Cell::new(false),
             }),
         };
         Ok(OwnedReactor { handle })
@@ -311,6 +320,9 @@ impl Reactor {
     /// A reactor runs once: calling `run` again after it stopped is
     /// [`ReactorError::NotRestartable`].
     pub fn run(&self) -> Result<(), ReactorError> {
+        if self.inner.in_turn.get() {
+            return Err(ReactorError::AlreadyRunning); // inside iterate's turn
+        }
         match self.inner.state.get() {
             State::NotStarted => self.inner.state.set(State::Running),
             State::Running | State::Stopping => return Err(ReactorError::AlreadyRunning),
@@ -336,6 +348,14 @@ impl Reactor {
     /// One turn: wait (at most `limit`, if given), then dispatch I/O,
     /// timers and remote calls.
     fn turn(&self, events: &mut Events, limit: Option<Duration>) -> io::Result<()> {
+        struct InTurn<'a>(&'a Cell<bool>);
+        impl Drop for InTurn<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        self.inner.in_turn.set(true);
+        let _in_turn = InTurn(&self.inner.in_turn);
         self.inner.turns.set(self.inner.turns.get() + 1);
         let timeout = match (self.time_until_next_timer(), limit) {
             (Some(timer), Some(limit)) => Some(timer.min(limit)),
@@ -369,14 +389,20 @@ impl Reactor {
     /// then look. Only a reactor that has not started may iterate: inside
     /// `run` it would be a loop within the loop.
     pub fn iterate(&self, timeout: Duration) -> Result<(), ReactorError> {
+        if self.inner.in_turn.get() {
+            return Err(ReactorError::AlreadyRunning);
+        }
         match self.inner.state.get() {
             State::NotStarted => {}
             State::Running | State::Stopping => return Err(ReactorError::AlreadyRunning),
             State::ShuttingDown | State::Stopped => return Err(ReactorError::NotRestartable),
         }
         let mut events = Events::with_capacity(EVENTS_PER_TURN);
-        self.turn(&mut events, Some(timeout))
-            .map_err(ReactorError::Io)
+        let turned = self.turn(&mut events, Some(timeout));
+        if self.inner.shutdown_after_turn.replace(false) {
+            self.shut_down();
+        }
+        turned.map_err(ReactorError::Io)
     }
 
     /// Closes everything the reactor holds, now: every descriptor hears
@@ -386,6 +412,10 @@ impl Reactor {
     /// end of `run` shuts down. Dropping the [`OwnedReactor`] calls this.
     pub fn shutdown(&self) {
         match self.inner.state.get() {
+            // Inside iterate's turn: as soon as the turn is over.
+            State::NotStarted if self.inner.in_turn.get() => {
+                self.inner.shutdown_after_turn.set(true)
+            }
             State::NotStarted => self.shut_down(),
             State::Running | State::Stopping => self.stop(),
             State::ShuttingDown | State::Stopped => {}
@@ -808,7 +838,7 @@ impl Reactor {
     fn shut_down(&self) {
         self.inner.state.set(State::ShuttingDown);
         // Other threads hear at once that nothing they send will run.
-        self.inner.remote.closed.store(true, Ordering::Release);
+        self.inner.remote.close();
         let stopped = || Disconnect::Lost(io::Error::other("the reactor stopped"));
         // A connection_lost may register or schedule more; it is refused
         // (the state says so), but loop until the table is empty anyway.
@@ -1003,7 +1033,18 @@ impl RemoteQueue {
     /// the lock cannot have left the queue half changed (a push is one
     /// step), so a poisoned lock is used as it is.
     fn take(&self) -> Vec<RemoteCallback> {
-        std::mem::take(&mut *self.calls.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<RemoteCallback>> {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Refuses calls from now on (the ones already queued are taken and
+    /// dropped by the shutdown).
+    fn close(&self) {
+        let _calls = self.lock();
+        self.closed.store(true, Ordering::Release);
     }
 }
 
@@ -1029,14 +1070,16 @@ impl std::error::Error for ReactorGone {}
 impl Remote {
     /// Runs `f` on the reactor's thread during its next turn.
     pub fn call(&self, f: impl FnOnce(&Reactor) + Send + 'static) -> Result<(), ReactorGone> {
-        if self.queue.closed.load(Ordering::Acquire) {
-            return Err(ReactorGone);
+        {
+            // Checked under the lock that `close` takes: a call either
+            // goes in before the queue closes, and is dropped with it, or
+            // is refused. None is accepted and then forgotten.
+            let mut calls = self.queue.lock();
+            if self.queue.closed.load(Ordering::Acquire) {
+                return Err(ReactorGone);
+            }
+            calls.push(Box::new(f));
         }
-        self.queue
-            .calls
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Box::new(f));
         self.queue.waker.wake().map_err(|_| ReactorGone)
     }
 }

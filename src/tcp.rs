@@ -36,6 +36,21 @@
 //! - A listening port survives accept errors (running out of file
 //!   descriptors among them): it logs them and tries again shortly.
 //!
+//! # Worth knowing
+//!
+//! - A lingering connection keeps its file descriptor (and stays among the
+//!   reactor's readers) for up to [`LINGER_TIME`] after its protocol and
+//!   factory have heard `ConnectionDone`. A server closing connections fast
+//!   to peers that never close needs that many descriptors in hand.
+//! - A reactor that shuts down closes lingering connections at once.
+//! - `abort_connection` drops the socket; it does not force a reset, so a
+//!   peer that has sent nothing usually sees a plain end of file.
+//! - A peer's end of file ends the connection once our queue is empty:
+//!   there is no half-open connection on which we go on writing freely.
+//! - When a connection closes, the poller is not told to forget it first:
+//!   closing the socket does that, as long as no other process holds a
+//!   copy of the descriptor, which nothing here ever makes.
+//!
 //! # The three rules of non-blocking sockets
 //!
 //! mio reports a socket when it *becomes* ready (edge-triggered), so
@@ -63,7 +78,9 @@ use crate::failure::Failure;
 // servers listen). The lookup may block on real DNS; for the addresses in
 // this book it never does.
 use crate::poetry::resolve;
-use crate::protocol::{ClientFactory, Event, Factory, Protocol, ProtocolCell, Transport};
+use crate::protocol::{
+    AfterLost, ClientFactory, Event, Factory, Protocol, ProtocolCell, Transport,
+};
 use crate::reactor::{
     DelayedCall, Disconnect, FileDescriptor, Reactor, ReadDescriptor, WeakReactor, WriteDescriptor,
 };
@@ -242,6 +259,14 @@ fn copy_of(error: &io::Error) -> io::Error {
     match error.raw_os_error() {
         Some(code) => io::Error::from_raw_os_error(code),
         None => io::Error::new(error.kind(), error.to_string()),
+    }
+}
+
+/// Drops a protocol handed back by its cell (after `connection_lost`)
+/// where a panic in its `Drop` is caught.
+fn drop_protocol(reactor: &Reactor, protocol: Option<Box<dyn Protocol>>) {
+    if protocol.is_some() {
+        reactor.catching("dropping a protocol", || drop(protocol));
     }
 }
 
@@ -441,8 +466,11 @@ impl Connection {
         let made = reactor.catching("connection_made", || {
             self.protocol.deliver(Event::Made(transport))
         });
-        if made.is_none() {
-            self.close_soon("connection_made panicked");
+        match made {
+            // The protocol closed the connection from its own method and
+            // has heard the end already: drop it under the guard.
+            Some(lost) => drop_protocol(reactor, lost),
+            None => self.close_soon("connection_made panicked"),
         }
         if let Some(reason) = self.closing_reason() {
             return self.close(reactor, reason);
@@ -522,9 +550,12 @@ impl Connection {
             }
         });
         *self.linger_timer.borrow_mut() = Some(timer);
-        // No read now: input that is already waiting was either read and
-        // thrown away by an earlier burst, or arrived before the reader was
-        // registered, and then registering it reports it.
+        // Input that arrived before the reader was registered is reported
+        // by registering it; input an earlier burst saw but did not read
+        // (it stopped to close) is read on the next turn.
+        if self.more_to_read.get() {
+            self.revisit_later();
+        }
     }
     // ANCHOR_END: close
 
@@ -542,23 +573,41 @@ impl Connection {
             timer.cancel();
         }
         self.tell_the_end(reactor, &reason);
+        // A panic in a method that ran earlier may have left leftovers.
+        self.clean_up(reactor);
     }
     // ANCHOR_END: finish
 
     /// Tells the protocol, then the connector, how the connection ended;
-    /// only the first time it is called.
+    /// only the first time it is called. If the protocol is busy (this
+    /// close was decided inside one of its methods), both hear it as soon
+    /// as that method returns, still in that order.
     fn tell_the_end(&self, reactor: &Reactor, reason: &Ending) {
         if self.protocol.is_lost() {
             return;
         }
+        let after = self.connector.clone().map(|connector| {
+            let (reactor, failure) = (reactor.clone(), failure_of(reason));
+            Box::new(move || connector.connection_ended(&reactor, failure)) as AfterLost
+        });
         let lost = reactor.catching("connection_lost", || {
-            self.protocol.deliver(Event::Lost(failure_of(reason)))
+            self.protocol
+                .deliver(Event::Lost(failure_of(reason), after))
         });
         // The protocol goes here, where a panic in its `Drop` is caught.
-        reactor.catching("dropping a protocol", || drop(lost));
-        if let Some(connector) = &self.connector {
-            connector.connection_ended(reactor, reason);
+        drop_protocol(reactor, lost.flatten());
+        self.clean_up(reactor);
+    }
+
+    /// Finishes what a panicking `connection_lost` left undone: the
+    /// factory still hears the end, and the protocol is dropped under the
+    /// guard.
+    fn clean_up(&self, reactor: &Reactor) {
+        let (after, dying) = self.protocol.leftovers();
+        if let Some(after) = after {
+            reactor.catching("client_connection_lost", after);
         }
+        drop_protocol(reactor, dying);
     }
 
     /// Looks at the connection again in a zero-delay call, unless a
@@ -759,9 +808,12 @@ impl Connection {
                     // the peer's end of file or reset is noticed.
                     if self.state.get() == State::Open {
                         let lost = self.protocol.data_received(&buffer[..n]);
-                        reactor.catching("dropping a protocol", || drop(lost));
+                        drop_protocol(reactor, lost);
                     }
                     if let Some(reason) = self.closing_reason() {
+                        // More may be waiting, whose edge this read used
+                        // up: a lingering close reads it.
+                        self.more_to_read.set(true);
                         return Some(reason);
                     }
                 }
@@ -867,7 +919,10 @@ struct Listener {
     fd: RawFd,
     me: Weak<Listener>,
     socket: RefCell<Option<TcpListener>>,
-    factory: Rc<dyn Factory>,
+    /// `None` once the port is closed: the factory is let go then, so that
+    /// a factory holding its own `ListeningPort` (or a reactor handle) is
+    /// no circle once the port or the reactor is over.
+    factory: RefCell<Option<Rc<dyn Factory>>>,
     address: SocketAddr,
     /// A retry after an accept error is already scheduled.
     retrying: Cell<bool>,
@@ -877,12 +932,28 @@ impl Listener {
     // ANCHOR: serve
     /// A new client: build its protocol and start its connection.
     fn serve(&self, reactor: &Reactor, socket: TcpStream, peer: SocketAddr) {
-        let factory = &self.factory;
+        // A clone, not a borrow: build_protocol may stop listening.
+        let Some(factory) = self.factory.borrow().clone() else {
+            return; // the port is closed
+        };
         let Some(protocol) = reactor.catching("build_protocol", || factory.build_protocol(peer))
         else {
             return; // dropping the socket closes it; other clients go on
         };
-        Connection::new(reactor, socket, peer, self.address, protocol, None).start(reactor);
+        let connection = Connection::new(reactor, socket, peer, self.address, protocol, None);
+        connection.start(reactor);
+        // The last reference, if it closed at once: dropped under the guard.
+        reactor.catching("dropping a connection", || drop(connection));
+    }
+
+    /// Closes the socket and lets go of the factory.
+    fn close(&self, reactor: Option<&Reactor>) {
+        self.socket.borrow_mut().take();
+        let factory = self.factory.borrow_mut().take();
+        match reactor {
+            Some(reactor) => drop(reactor.catching("dropping a factory", || drop(factory))),
+            None => drop(factory),
+        }
     }
     // ANCHOR_END: serve
 
@@ -940,8 +1011,8 @@ impl FileDescriptor for Listener {
         self.fd
     }
 
-    fn connection_lost(&self, _reactor: &Reactor, _reason: Disconnect) {
-        self.socket.borrow_mut().take();
+    fn connection_lost(&self, reactor: &Reactor, _reason: Disconnect) {
+        self.close(Some(reactor));
     }
 
     fn log_prefix(&self) -> String {
@@ -965,10 +1036,11 @@ impl ListeningPort {
 
     /// Closes the listening socket. Connections already accepted go on.
     pub fn stop_listening(&self) {
-        if let Some(reactor) = self.reactor.upgrade() {
+        let reactor = self.reactor.upgrade();
+        if let Some(reactor) = &reactor {
             reactor.remove_reader(&*self.listener);
         }
-        self.listener.socket.borrow_mut().take();
+        self.listener.close(reactor.as_ref());
     }
 }
 
@@ -1004,7 +1076,10 @@ pub struct Connector {
 
 struct ConnectorInner {
     destination: String,
-    factory: Rc<dyn ClientFactory>,
+    /// `None` once the connector has told its last news (the attempt
+    /// failed, or the connection ended): let go then, so that a factory
+    /// holding its own `Connector` is no circle.
+    factory: RefCell<Option<Rc<dyn ClientFactory>>>,
     reactor: WeakReactor,
     state: Cell<ConnectorState>,
     /// `disconnect` was called while connecting: the failure is on its way,
@@ -1056,7 +1131,9 @@ impl Connector {
         if self.inner.state.get() != ConnectorState::Connecting || self.inner.cancelled.get() {
             return;
         }
-        let factory = &self.inner.factory;
+        let Some(factory) = self.factory() else {
+            return;
+        };
         let Some(protocol) = reactor.catching("build_protocol", || factory.build_protocol(peer))
         else {
             let error = io::Error::other("build_protocol panicked");
@@ -1071,6 +1148,19 @@ impl Connector {
         let connection = Connection::new(reactor, socket, peer, host, protocol, Some(self.clone()));
         *self.inner.connection.borrow_mut() = Rc::downgrade(&connection);
         connection.start(reactor);
+        reactor.catching("dropping a connection", || drop(connection));
+    }
+
+    /// The factory, while it has news to hear. A clone, so that no borrow
+    /// is held while it runs.
+    fn factory(&self) -> Option<Rc<dyn ClientFactory>> {
+        self.inner.factory.borrow().clone()
+    }
+
+    /// The last news has been told: let go of the factory.
+    fn release_factory(&self, reactor: &Reactor) {
+        let factory = self.inner.factory.borrow_mut().take();
+        reactor.catching("dropping a factory", || drop(factory));
     }
 
     // ANCHOR: failed
@@ -1086,18 +1176,23 @@ impl Connector {
             error,
             cancelled,
         });
-        reactor.catching("client_connection_failed", || {
-            self.inner.factory.client_connection_failed(self, failure)
-        });
+        if let Some(factory) = self.factory() {
+            reactor.catching("client_connection_failed", || {
+                factory.client_connection_failed(self, failure)
+            });
+        }
+        self.release_factory(reactor);
     }
     // ANCHOR_END: failed
 
-    fn connection_ended(&self, reactor: &Reactor, reason: &Ending) {
+    fn connection_ended(&self, reactor: &Reactor, failure: Failure) {
         self.inner.state.set(ConnectorState::Disconnected);
-        let failure = failure_of(reason);
-        reactor.catching("client_connection_lost", || {
-            self.inner.factory.client_connection_lost(self, failure)
-        });
+        if let Some(factory) = self.factory() {
+            reactor.catching("client_connection_lost", || {
+                factory.client_connection_lost(self, failure)
+            });
+        }
+        self.release_factory(reactor);
     }
 }
 
@@ -1216,7 +1311,7 @@ impl Reactor {
         let connector = Connector {
             inner: Rc::new(ConnectorInner {
                 destination: format!("{host}:{port}"),
-                factory,
+                factory: RefCell::new(Some(factory.clone())),
                 reactor: self.downgrade(),
                 state: Cell::new(ConnectorState::Connecting),
                 cancelled: Cell::new(false),
@@ -1224,10 +1319,10 @@ impl Reactor {
                 connection: RefCell::default(),
             }),
         };
-        let factory = &connector.inner.factory;
         self.catching("started_connecting", || {
             factory.started_connecting(&connector)
         });
+        drop(factory);
         if connector.inner.cancelled.get() {
             return connector; // disconnected already: the failure is on its way
         }
@@ -1279,7 +1374,7 @@ impl Reactor {
             fd: socket.as_raw_fd(),
             me: me.clone(),
             socket: RefCell::new(Some(socket)),
-            factory,
+            factory: RefCell::new(Some(factory)),
             address,
             retrying: Cell::new(false),
         });

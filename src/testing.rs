@@ -191,9 +191,9 @@ impl End {
         if !self.open.replace(false) {
             return;
         }
-        drop(self.protocol.deliver(Event::Lost(mine)));
+        drop(self.protocol.deliver(Event::Lost(mine, None)));
         if let Some(peer) = self.peer() {
-            drop(peer.protocol.deliver(Event::Lost(theirs)));
+            drop(peer.protocol.deliver(Event::Lost(theirs, None)));
         }
     }
 }

@@ -1017,3 +1017,190 @@ fn a_protocol_whose_connection_lost_panics_hears_the_end_only_once() {
     assert_eq!(client.join().unwrap(), b"bye");
     assert_eq!(calls.get(), 1);
 }
+
+// ---------------------------------------------------------------------------
+// From the review of the hardening: each failed before its fix.
+// ---------------------------------------------------------------------------
+
+/// Takes turns until `done` says so, bounded.
+fn iterate_until(reactor: &Reactor, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + LIMIT;
+    while !done() && std::time::Instant::now() < deadline {
+        if reactor.iterate(Duration::from_millis(10)).is_err() {
+            return;
+        }
+    }
+}
+
+type Log = Rc<RefCell<Vec<String>>>;
+
+#[test]
+fn a_shutdown_or_a_nested_turn_inside_data_received_still_ends_the_protocol_once() {
+    struct Inside(Log, Reactor, bool);
+    impl Protocol for Inside {
+        fn data_received(&mut self, _data: &[u8]) {
+            self.0.borrow_mut().push("data".into());
+            match self.2 {
+                true => self.1.shutdown(),
+                false => {
+                    let nested = self.1.iterate(Duration::from_millis(1));
+                    self.0.borrow_mut().push(format!("{:?}", nested.err()));
+                }
+            }
+        }
+        fn connection_lost(&mut self, reason: Failure) {
+            self.0.borrow_mut().push(format!("lost: {reason}"));
+        }
+    }
+    struct InsideFactory(Log, Reactor, bool);
+    impl Factory for InsideFactory {
+        fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+            Box::new(Inside(self.0.clone(), self.1.clone(), self.2))
+        }
+    }
+    for shut in [true, false] {
+        let reactor = Reactor::new().unwrap();
+        let log: Log = Rc::default();
+        let factory = Rc::new(InsideFactory(log.clone(), reactor.clone(), shut));
+        let port = listen(&reactor, factory);
+        let mut client = connect(port);
+        client.write_all(b"x").unwrap();
+        if !shut {
+            client.shutdown(Shutdown::Write).unwrap();
+        }
+        let lost = || log.borrow().iter().any(|line| line.starts_with("lost"));
+        iterate_until(&reactor, lost);
+        drop(reactor);
+        let log = log.borrow();
+        let expected: &[&str] = match shut {
+            true => &["data", "lost: the connection was lost: the reactor stopped"],
+            false => &[
+                "data",
+                "Some(the reactor is already running)",
+                "lost: the connection was closed cleanly",
+            ],
+        };
+        assert_eq!(*log, expected, "shutdown inside: {shut}");
+    }
+}
+
+/// Panics where it is told to, and records what it hears and its drop.
+struct Clumsy {
+    log: Log,
+    in_made: bool,
+    in_lost: bool,
+    in_drop: bool,
+}
+
+impl Protocol for Clumsy {
+    fn connection_made(&mut self, _transport: Rc<dyn Transport>) {
+        if self.in_made {
+            panic!("connection_made falls down");
+        }
+    }
+    fn connection_lost(&mut self, reason: Failure) {
+        self.log.borrow_mut().push(format!("lost: {reason}"));
+        if self.in_lost {
+            panic!("connection_lost falls down");
+        }
+    }
+}
+
+impl Drop for Clumsy {
+    fn drop(&mut self) {
+        self.log.borrow_mut().push("dropped".into());
+        if self.in_drop {
+            panic!("drop falls down");
+        }
+    }
+}
+
+/// The first protocol is clumsy in the given ways; the later ones say so.
+struct ClumsyFactory(Log, [bool; 3], Cell<usize>);
+
+impl Factory for ClumsyFactory {
+    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+        self.2.set(self.2.get() + 1);
+        if self.2.get() > 1 {
+            self.0.borrow_mut().push("next client served".into());
+            return Box::new(Heard(Rc::default()));
+        }
+        let [in_made, in_lost, in_drop] = self.1;
+        Box::new(Clumsy {
+            log: self.0.clone(),
+            in_made,
+            in_lost,
+            in_drop,
+        })
+    }
+}
+
+#[test]
+fn a_protocol_that_panics_on_the_way_in_or_out_still_hears_the_end_and_harms_no_one() {
+    // [in connection_made, in connection_lost, in Drop]: a panic in
+    // connection_lost while Drop also panics would abort the process.
+    for clumsy in [
+        [true, false, false],
+        [true, false, true],
+        [false, true, true],
+    ] {
+        let reactor = Reactor::new().unwrap();
+        let log: Log = Rc::default();
+        let port = listen(
+            &reactor,
+            Rc::new(ClumsyFactory(log.clone(), clumsy, Cell::new(0))),
+        );
+        drop(connect(port));
+        iterate_until(&reactor, || log.borrow().iter().any(|l| l == "dropped"));
+        let _next = connect(port);
+        iterate_until(&reactor, || log.borrow().len() == 3);
+        let log = log.borrow();
+        assert_eq!(log.len(), 3, "{clumsy:?}: {log:?}");
+        assert!(log[0].starts_with("lost: "), "{clumsy:?}: {log:?}");
+        assert_eq!(log[1..], ["dropped", "next client served"], "{clumsy:?}");
+    }
+}
+
+#[test]
+fn factories_that_keep_their_own_port_or_connector_are_freed_with_the_reactor() {
+    struct Keeper {
+        port: RefCell<Option<ListeningPort>>,
+        connector: RefCell<Option<Connector>>,
+        _reactor: Reactor,
+    }
+    impl Factory for Keeper {
+        fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+            Box::new(Heard(Rc::default()))
+        }
+    }
+    impl ClientFactory for Keeper {
+        fn started_connecting(&self, connector: &Connector) {
+            *self.connector.borrow_mut() = Some(connector.clone());
+        }
+    }
+    let reactor = Reactor::new().unwrap();
+    let keeper = |reactor: &Reactor| {
+        Rc::new(Keeper {
+            port: RefCell::default(),
+            connector: RefCell::default(),
+            _reactor: reactor.clone(),
+        })
+    };
+    let (server, client) = (keeper(&reactor), keeper(&reactor));
+    let port = reactor.listen_tcp(0, server.clone(), "127.0.0.1").unwrap();
+    let number = port.host().port();
+    *server.port.borrow_mut() = Some(port);
+    reactor.connect_tcp("127.0.0.1", number, client.clone());
+    let weak = (Rc::downgrade(&server), Rc::downgrade(&client));
+    drop((server, client));
+    drop(reactor);
+    let (server, client) = weak;
+    assert!(
+        server.upgrade().is_none(),
+        "the server's factory outlived the reactor"
+    );
+    assert!(
+        client.upgrade().is_none(),
+        "the client's factory outlived the reactor"
+    );
+}
