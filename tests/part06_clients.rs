@@ -56,7 +56,11 @@ fn client_3_stopped_in_mid_poem_says_the_poem_may_be_incomplete() {
     let mut client = Background::start(cargo_bin!("get-poetry-3"), &[&port]);
     // Once the server is sending, the client is inside the reactor's loop,
     // where Ctrl-C (here SIGTERM) stops the loop instead of the program.
-    server.process.wait_for(|line| line.starts_with("Sending"));
+    // "Sending" is printed before each send: after the third, two chunks
+    // have been sent, a pause apart, so the client has had one of them.
+    for _ in 0..3 {
+        server.process.wait_for(|line| line.starts_with("Sending"));
+    }
     let killed = Command::new("kill")
         .args(["-TERM", &client.pid().to_string()])
         .status()
