@@ -111,11 +111,7 @@ fn is_broken_pipe(payload: &(dyn Any + Send)) -> bool {
 ///   hook, not to the code that catches the panic: that is why we need a
 ///   hook at all);
 /// - anywhere else, panics are printed by the hook that was there before.
-pub fn catch_panic_locations() {
-    install_panic_hook();
-}
-
-fn install_panic_hook() {
+pub fn install_panic_hook() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let previous = panic::take_hook();
@@ -142,7 +138,7 @@ fn install_panic_hook() {
 
 /// Runs `f`; if it panics, returns what the panic said and where.
 pub fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, PanicReport> {
-    catch_panic_locations();
+    install_panic_hook();
     CATCHING.with(|depth| depth.set(depth.get() + 1));
     // Unwind safety: after a panic the callback's own state may be half
     // changed, as it would be after an exception in Python; the reactor's

@@ -49,6 +49,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use crate::failure::Failure;
+use crate::reactor::Raised;
 use crate::tcp::Connector;
 
 // ANCHOR: transport
@@ -272,7 +273,7 @@ impl ProtocolCell {
                 *self.dying.borrow_mut() = protocol;
                 *self.after_lost.borrow_mut() = after;
                 {
-                    let _busy = Busy::set(&self.busy);
+                    let _busy = Raised::set(&self.busy);
                     if let Some(protocol) = self.dying.borrow_mut().as_mut() {
                         protocol.connection_lost(reason);
                     }
@@ -288,27 +289,10 @@ impl ProtocolCell {
 
     /// Calls the protocol with `busy` set.
     fn call(&self, f: impl FnOnce(&mut dyn Protocol)) {
-        let _busy = Busy::set(&self.busy);
+        let _busy = Raised::set(&self.busy);
         // Not re-entered (busy guards it), so this borrow never collides.
         if let Some(protocol) = self.protocol.borrow_mut().as_mut() {
             f(protocol.as_mut());
         }
-    }
-}
-
-/// Sets a busy flag, and clears it when dropped: when the method returns,
-/// or when it panics and the stack unwinds.
-struct Busy<'a>(&'a Cell<bool>);
-
-impl<'a> Busy<'a> {
-    fn set(flag: &'a Cell<bool>) -> Busy<'a> {
-        flag.set(true);
-        Busy(flag)
-    }
-}
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.set(false);
     }
 }

@@ -270,6 +270,16 @@ struct Registered {
 }
 
 impl Registered {
+    /// Lets go of the object at `descriptor`, as reader and as writer.
+    fn forget(&mut self, descriptor: *const ()) {
+        if self.reader.as_ref().map(address) == Some(descriptor) {
+            self.reader = None;
+        }
+        if self.writer.as_ref().map(address) == Some(descriptor) {
+            self.writer = None;
+        }
+    }
+
     fn wanted(&self) -> Option<Interest> {
         match (self.reader.is_some(), self.writer.is_some()) {
             (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
@@ -287,7 +297,7 @@ impl Reactor {
     // it did not clone.
     #[allow(clippy::new_ret_no_self)]
     pub fn new() -> io::Result<OwnedReactor> {
-        log::catch_panic_locations();
+        log::install_panic_hook();
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(&registry, WAKER)?;
@@ -348,14 +358,7 @@ impl Reactor {
     /// One turn: wait (at most `limit`, if given), then dispatch I/O,
     /// timers and remote calls.
     fn turn(&self, events: &mut Events, limit: Option<Duration>) -> io::Result<()> {
-        struct InTurn<'a>(&'a Cell<bool>);
-        impl Drop for InTurn<'_> {
-            fn drop(&mut self) {
-                self.0.set(false);
-            }
-        }
-        self.inner.in_turn.set(true);
-        let _in_turn = InTurn(&self.inner.in_turn);
+        let _in_turn = Raised::set(&self.inner.in_turn);
         self.inner.turns.set(self.inner.turns.get() + 1);
         let timeout = match (self.time_until_next_timer(), limit) {
             (Some(timer), Some(limit)) => Some(timer.min(limit)),
@@ -561,10 +564,6 @@ impl Reactor {
 
     fn run_remote_calls(&self) {
         for call in self.inner.remote.take() {
-            if self.refuse_when_over().is_err() {
-                drop_caught("dropping a call from another thread", call);
-                continue;
-            }
             self.guarded("a call from another thread", || call(self));
         }
     }
@@ -675,11 +674,26 @@ impl Reactor {
     /// Descriptors dropped from the table are dropped only after the table's
     /// borrow ends, since dropping them may run user code.
     fn update(&self, fd: RawFd, change: impl FnOnce(&mut Registered)) -> io::Result<()> {
+        self.change_watchers(fd, change, false)
+    }
+
+    /// `update`, except that when `closing` and nobody is left watching,
+    /// the kernel is not told: the caller closes the descriptor at once,
+    /// which takes it out of the poller by itself.
+    fn change_watchers(
+        &self,
+        fd: RawFd,
+        change: impl FnOnce(&mut Registered),
+        closing: bool,
+    ) -> io::Result<()> {
         let mut descriptors = self.inner.descriptors.borrow_mut();
         let mut registered = descriptors.remove(&fd).unwrap_or_default();
         let before = (registered.reader.clone(), registered.writer.clone());
         change(&mut registered);
-        let result = self.reregister(fd, &mut registered);
+        let result = match closing && registered.wanted().is_none() {
+            true => Ok(()),
+            false => self.reregister(fd, &mut registered),
+        };
         if registered.reader.is_some() || registered.writer.is_some() {
             descriptors.insert(fd, registered);
         }
@@ -792,14 +806,7 @@ impl Reactor {
     /// Only that object: if it already left and another took its file
     /// descriptor number, the newcomer stays.
     fn forget(&self, fd: RawFd, descriptor: *const ()) {
-        let _ = self.update(fd, |registered| {
-            if registered.reader.as_ref().map(address) == Some(descriptor) {
-                registered.reader = None;
-            }
-            if registered.writer.as_ref().map(address) == Some(descriptor) {
-                registered.writer = None;
-            }
-        });
+        let _ = self.update(fd, |registered| registered.forget(descriptor));
     }
 
     /// Stops watching `fd` on behalf of the object at `descriptor`, which
@@ -809,24 +816,7 @@ impl Reactor {
     /// worth saving. Only for descriptors nobody else holds open (a `dup`
     /// would keep the registration alive).
     pub(crate) fn forget_before_close(&self, fd: RawFd, descriptor: *const ()) {
-        let mut descriptors = self.inner.descriptors.borrow_mut();
-        let Some(mut registered) = descriptors.remove(&fd) else {
-            return;
-        };
-        let before = (registered.reader.clone(), registered.writer.clone());
-        if registered.reader.as_ref().map(address) == Some(descriptor) {
-            registered.reader = None;
-        }
-        if registered.writer.as_ref().map(address) == Some(descriptor) {
-            registered.writer = None;
-        }
-        if registered.reader.is_some() || registered.writer.is_some() {
-            // Someone else watches it too: tell the kernel properly.
-            let _ = self.reregister(fd, &mut registered);
-            descriptors.insert(fd, registered);
-        }
-        drop(descriptors);
-        drop_caught("dropping a descriptor", before);
+        let _ = self.change_watchers(fd, |registered| registered.forget(descriptor), true);
     }
 
     /// The end of `run`, or [`shutdown`](Reactor::shutdown): disconnect what
@@ -840,34 +830,29 @@ impl Reactor {
         // Other threads hear at once that nothing they send will run.
         self.inner.remote.close();
         let stopped = || Disconnect::Lost(io::Error::other("the reactor stopped"));
-        // A connection_lost may register or schedule more; it is refused
-        // (the state says so), but loop until the table is empty anyway.
-        loop {
-            let left: Vec<Registered> = self
-                .inner
-                .descriptors
-                .borrow_mut()
-                .drain()
-                .map(|(_, registered)| registered)
-                .collect();
-            if left.is_empty() {
-                break;
+        // What a connection_lost registers or schedules now is refused (the
+        // state says so), so one pass empties the table.
+        let left: Vec<Registered> = self
+            .inner
+            .descriptors
+            .borrow_mut()
+            .drain()
+            .map(|(_, registered)| registered)
+            .collect();
+        for Registered { reader, writer, .. } in left {
+            if let Some(reader) = &reader {
+                self.guarded("connection_lost", || {
+                    reader.connection_lost(self, stopped())
+                });
             }
-            for Registered { reader, writer, .. } in left {
-                if let Some(reader) = &reader {
+            if let Some(writer) = &writer {
+                if reader.as_ref().map(address) != Some(address(writer)) {
                     self.guarded("connection_lost", || {
-                        reader.connection_lost(self, stopped())
+                        writer.connection_lost(self, stopped())
                     });
                 }
-                if let Some(writer) = &writer {
-                    if reader.as_ref().map(address) != Some(address(writer)) {
-                        self.guarded("connection_lost", || {
-                            writer.connection_lost(self, stopped())
-                        });
-                    }
-                }
-                drop_caught("dropping a descriptor", (reader, writer));
             }
+            drop_caught("dropping a descriptor", (reader, writer));
         }
         // Each pending call's closure is dropped on its own, so that one
         // whose captures panic in `Drop` does not keep the others alive.
@@ -925,6 +910,24 @@ fn report_panic(what: &str, report: &PanicReport) {
         if let Some(backtrace) = &report.backtrace {
             log::to_stderr(&format!("{backtrace}\n"));
         }
+    }
+}
+
+/// Raises a flag, and lowers it when dropped: when the code it covers
+/// returns, or when it panics and the stack unwinds. A turn in progress
+/// and a protocol method running are flags of this kind.
+pub(crate) struct Raised<'a>(&'a Cell<bool>);
+
+impl<'a> Raised<'a> {
+    pub(crate) fn set(flag: &'a Cell<bool>) -> Raised<'a> {
+        flag.set(true);
+        Raised(flag)
+    }
+}
+
+impl Drop for Raised<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
     }
 }
 

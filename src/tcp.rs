@@ -573,8 +573,6 @@ impl Connection {
             timer.cancel();
         }
         self.tell_the_end(reactor, &reason);
-        // A panic in a method that ran earlier may have left leftovers.
-        self.clean_up(reactor);
     }
     // ANCHOR_END: finish
 
@@ -583,9 +581,15 @@ impl Connection {
     /// close was decided inside one of its methods), both hear it as soon
     /// as that method returns, still in that order.
     fn tell_the_end(&self, reactor: &Reactor, reason: &Ending) {
-        if self.protocol.is_lost() {
-            return;
+        if !self.protocol.is_lost() {
+            self.deliver_the_end(reactor, reason);
         }
+        // Told now or earlier, a panicking connection_lost may have left
+        // something undone.
+        self.clean_up(reactor);
+    }
+
+    fn deliver_the_end(&self, reactor: &Reactor, reason: &Ending) {
         let after = self.connector.clone().map(|connector| {
             let (reactor, failure) = (reactor.clone(), failure_of(reason));
             Box::new(move || connector.connection_ended(&reactor, failure)) as AfterLost
@@ -596,7 +600,6 @@ impl Connection {
         });
         // The protocol goes here, where a panic in its `Drop` is caught.
         drop_protocol(reactor, lost.flatten());
-        self.clean_up(reactor);
     }
 
     /// Finishes what a panicking `connection_lost` left undone: the
@@ -1322,7 +1325,6 @@ impl Reactor {
         self.catching("started_connecting", || {
             factory.started_connecting(&connector)
         });
-        drop(factory);
         if connector.inner.cancelled.get() {
             return connector; // disconnected already: the failure is on its way
         }
