@@ -21,7 +21,7 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use clap::Parser;
-use mini_twisted::poetry::{sibling_programs, Children, Elapsed};
+use mini_twisted::poetry::{sibling_programs, Children, Elapsed, PART2_SERVERS};
 
 /// Runs Part 2's experiment: three slow servers, the blocking client, then
 /// the select client, and compares their times.
@@ -46,15 +46,6 @@ struct Options {
     #[arg(long)]
     no_build: bool,
 }
-
-// ANCHOR: servers
-/// The three servers of Part 2: poem file and bytes per send.
-const SERVERS: [(&str, u32); 3] = [
-    ("ecstasy.txt", 30),
-    ("fascination.txt", 10),
-    ("science.txt", 10),
-];
-// ANCHOR_END: servers
 
 const PROGRAMS: [&str; 3] = ["slowpoetry", "get-poetry-blocking", "get-poetry-select"];
 
@@ -95,7 +86,7 @@ fn run(options: &Options, children: &Children) -> Result<bool, String> {
 
     println!("Starting three slow poetry servers (a pause of {delay} s after each send):");
     let mut ports = Vec::new();
-    for (poem, num_bytes) in SERVERS {
+    for (poem, num_bytes) in PART2_SERVERS {
         let file = options.poetry_dir.join(poem);
         if !file.is_file() {
             return Err(format!(

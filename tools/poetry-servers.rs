@@ -28,7 +28,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use mini_twisted::log::BROKEN_PIPE_EXIT;
-use mini_twisted::poetry::{check_poem_file, parse_seconds, sibling_programs, Checked, Children};
+use mini_twisted::poetry::{
+    check_poem_file, parse_seconds, sibling_programs, Checked, Children, PART2_SERVERS,
+};
 
 /// Starts the three slow poetry servers the chapters use, and stops them
 /// on Ctrl-C.
@@ -65,17 +67,6 @@ struct Options {
     #[arg(long)]
     no_build: bool,
 }
-
-// ANCHOR: servers
-/// The chapters' three servers: port after the base port, poem, and bytes
-/// per send. The long poem goes three times faster, so that all three
-/// take about as long.
-const SERVERS: [(u16, &str, u32); 3] = [
-    (0, "ecstasy.txt", 30),
-    (1, "fascination.txt", 10),
-    (2, "science.txt", 10),
-];
-// ANCHOR_END: servers
 
 /// How long a server may take to say which port it serves on.
 const STARTUP_LIMIT: Duration = Duration::from_secs(20);
@@ -155,7 +146,7 @@ fn start(
     // The same check slowpoetry makes, made first for all three, so that a
     // wrong folder is one clear message rather than a server that starts
     // and two that do not.
-    for (_, poem, _) in SERVERS {
+    for (poem, _) in PART2_SERVERS {
         let file = options.poetry_dir.join(poem);
         check_poem_file(&file).map_err(|message| {
             format!("{message} (run from the repository root, or pass --poetry-dir)")
@@ -163,7 +154,7 @@ fn start(
     }
     let delay = options.delay.as_secs_f64().to_string();
     let mut started = Vec::new();
-    for (offset, poem, num_bytes) in SERVERS {
+    for (offset, (poem, num_bytes)) in (0..).zip(PART2_SERVERS) {
         let file = options.poetry_dir.join(poem);
         let port = match options.base_port {
             0 => 0,

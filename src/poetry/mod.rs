@@ -13,7 +13,8 @@
 //!   serves, refused at start unless it is a regular file we may read.
 //! - [`excerpt`] and [`Checked`]: bad values quoted back short.
 //! - [`Linger`]: closing a blocking socket without losing the reply.
-//! - [`Children`]: programs started by other programs, stopped with them.
+//! - [`Children`]: programs started by other programs, stopped with them;
+//!   [`PART2_SERVERS`]: the three slow servers they start.
 //! - [`cummingsify`]: Part 10's unreliable poem transformer.
 
 mod address;
@@ -35,3 +36,15 @@ pub use client::{exit_status, warn_if_cut_short, ClientArgs, Servers, EXIT_STATU
 pub use elapsed::Elapsed;
 pub use linger::Linger;
 pub use timeline::Timeline;
+
+// ANCHOR: servers
+/// Part 2's three slow servers, as the showcase and `poetry-servers` start
+/// them (on three ports in a row): poem file and bytes per send. The long
+/// poem gets three times as many bytes a send, so that the three take
+/// about as long.
+pub const PART2_SERVERS: [(&str, u32); 3] = [
+    ("ecstasy.txt", 30),
+    ("fascination.txt", 10),
+    ("science.txt", 10),
+];
+// ANCHOR_END: servers
