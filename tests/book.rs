@@ -32,32 +32,11 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The program names, read from the `[[bin]]` tables of Cargo.toml.
-fn programs() -> Vec<String> {
-    let names = targets("[[bin]]");
-    assert!(names.len() >= 4, "found only {names:?} in Cargo.toml");
-    names
-}
+// Standard library only, like this file, and shared with tests/common.
+#[path = "common/manifest.rs"]
+mod manifest;
 
-/// The names of the targets of one kind (`[[bin]]`, `[[bench]]`).
-fn targets(kind: &str) -> Vec<String> {
-    let manifest = fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
-    let mut names = Vec::new();
-    let mut in_kind = false;
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_kind = line == kind;
-        } else if let (true, Some(value)) = (in_kind, line.strip_prefix("name")) {
-            let name = value
-                .trim()
-                .trim_start_matches('=')
-                .trim()
-                .trim_matches('"');
-            names.push(name.to_string());
-        }
-    }
-    names
-}
+use manifest::{programs, targets};
 
 /// Every Markdown file of the book, with its text.
 fn chapters() -> Vec<(PathBuf, String)> {

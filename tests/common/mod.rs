@@ -12,6 +12,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod manifest;
+#[allow(unused_imports)] // not every test file runs over every program
+pub use manifest::programs;
+
 /// The longest any single wait in a test may last before the test fails
 /// with what it was waiting for. Generous, because CI machines are slow;
 /// it only matters when something is broken.
@@ -454,28 +458,4 @@ fn reset_after(mut socket: TcpStream, data: &[u8]) {
 pub fn program(name: &str) -> PathBuf {
     let showcase = Path::new(env!("CARGO_BIN_EXE_showcase"));
     showcase.parent().expect("a folder").join(name)
-}
-
-/// Every program, read from the `[[bin]]` tables of Cargo.toml (the only
-/// list of programs), so that a test over all of them misses none.
-pub fn programs() -> Vec<String> {
-    let manifest =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-            .expect("Cargo.toml");
-    let mut names = Vec::new();
-    let mut in_bin = false;
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_bin = line == "[[bin]]";
-        } else if let (true, Some(value)) = (in_bin, line.strip_prefix("name")) {
-            let name = value
-                .trim()
-                .trim_start_matches('=')
-                .trim()
-                .trim_matches('"');
-            names.push(name.to_string());
-        }
-    }
-    assert!(names.len() >= 4, "found only {names:?} in Cargo.toml");
-    names
 }

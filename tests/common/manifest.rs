@@ -1,0 +1,35 @@
+//! The manifest is the only list of programs: the tests that cover every
+//! program read it from here. Standard library only, because tests/book.rs
+//! includes it too.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::Path;
+
+/// The program names, read from the `[[bin]]` tables of Cargo.toml.
+pub fn programs() -> Vec<String> {
+    let names = targets("[[bin]]");
+    assert!(names.len() >= 4, "found only {names:?} in Cargo.toml");
+    names
+}
+
+/// The names of the targets of one kind (`[[bin]]`, `[[bench]]`).
+pub fn targets(kind: &str) -> Vec<String> {
+    let manifest = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .expect("Cargo.toml");
+    let mut names = Vec::new();
+    let mut in_kind = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_kind = line == kind;
+        } else if let (true, Some(value)) = (in_kind, line.strip_prefix("name")) {
+            let name = value
+                .trim()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"');
+            names.push(name.to_string());
+        }
+    }
+    names
+}
