@@ -25,6 +25,7 @@
 pub mod defer;
 pub mod failure;
 pub mod log;
+pub mod netstring;
 pub mod poetry;
 pub mod protocol;
 pub mod reactor;
