@@ -376,6 +376,9 @@ pub struct Netstring<R> {
     decoder: Decoder,
     /// Set in `connection_made`; `None` only before it.
     transport: Option<NetstringTransport>,
+    /// The peer broke the framing and we hung up: what still arrives
+    /// before the close is ignored. Set once, never cleared.
+    hung_up: bool,
 }
 
 impl<R: NetstringReceiver> Netstring<R> {
@@ -390,6 +393,7 @@ impl<R: NetstringReceiver> Netstring<R> {
             receiver,
             decoder: Decoder::with_max_length(max_length),
             transport: None,
+            hung_up: false,
         }
     }
 
@@ -414,6 +418,9 @@ impl<R: NetstringReceiver> Protocol for Netstring<R> {
         let Some(transport) = &self.transport else {
             return;
         };
+        if self.hung_up {
+            return;
+        }
         for string in self.decoder.feed(data) {
             match string {
                 Ok(string) => self.receiver.string_received(transport, string),
@@ -422,6 +429,7 @@ impl<R: NetstringReceiver> Protocol for Netstring<R> {
                     // Strings already answered stay answered; the close
                     // waits for those replies to go.
                     tracing::warn!(peer = %transport.peer(), "closing: {error}");
+                    self.hung_up = true;
                     transport.lose_connection();
                 }
             }
