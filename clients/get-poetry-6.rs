@@ -49,7 +49,7 @@ struct Options {
     servers: Vec<Address>,
 }
 
-// ANCHOR: proxy
+// ANCHOR: request
 /// The trigger of one request's Deferred, until it fires.
 type Pending = Rc<RefCell<Option<Trigger<String>>>>;
 
@@ -128,6 +128,9 @@ impl ClientFactory for TransformClientFactory {
     }
 }
 
+// ANCHOR_END: request
+
+// ANCHOR: proxy
 /// The transform server, seen from here: a function that returns a
 /// Deferred. The code that talks to the server stays in this file.
 pub struct TransformProxy {
