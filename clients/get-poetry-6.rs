@@ -120,19 +120,19 @@ impl ClientFactory for TransformClientFactory {
     fn client_connection_lost(&self, _connector: &Connector, reason: Failure) {
         // After a reply the trigger is gone and this does nothing. Before
         // one, a clean close means the server had nothing to say.
-        let reason = match reason.check::<ConnectionDone>() {
-            true => Failure::new(NoReply),
-            false => reason,
+        let reason = if reason.check::<ConnectionDone>() {
+            Failure::new(NoReply)
+        } else {
+            reason
         };
         fire(&self.pending, Err(reason));
     }
 }
-
 // ANCHOR_END: request
 
 // ANCHOR: proxy
-/// The transform server, seen from here: a function that returns a
-/// Deferred. The code that talks to the server stays in this file.
+/// The transform server, as the rest of the client sees it: one method
+/// that returns a Deferred. The netstrings and the sockets stay behind it.
 pub struct TransformProxy {
     pub host: String,
     pub port: u16,
