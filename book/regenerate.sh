@@ -184,7 +184,54 @@ for demo in defer-1 defer-2 defer-3 defer-4 defer-6 defer-8 defer-9; do
 done
 "$bin/defer-block" --pace 0 > "$out8/defer-block.txt"
 "$bin/defer-unhandled" > "$out9/defer-unhandled.txt" 2>&1
-"$bin/defer-10" > "$out9/defer-10.txt"
 "$bin/defer-11" > "$out9/defer-11.txt"
+
+# ---------------------------------------------------------------------------
+# Part 13: defer-10, and client 6.0 against the transform server and two
+# fast poetry servers, as in the chapter's "Run it": the transform server,
+# then the poems, become ports 10001, 10002 and 10003, and the port where
+# nothing listens 10004. Stdout and stderr together, in the order printed.
+# ---------------------------------------------------------------------------
+out13=book/src/transcripts/part13
+mkdir -p "$out13"
+"$bin/defer-10" > "$out13/defer-10.txt"
+
+# Starts a server that ends its first line with its port ("... on
+# 127.0.0.1:PORT."): its pid goes to started_pid, that line to
+# started_line, the port to started_port.
+start_server() {
+    local log
+    log=$(mktemp)
+    "$@" > "$log" &
+    started_pid=$!
+    servers+=("$started_pid")
+    for _ in $(seq 100); do
+        started_port=$(grep -oE '[0-9]+\.$' "$log" | tr -d .) && [ -n "$started_port" ] && break
+        sleep 0.1
+    done
+    started_line=$(head -n 1 "$log")
+    rm "$log"
+}
+start_server "$bin/transformedpoetry" --port 0
+xform=$started_port xform_pid=$started_pid xform_line=$started_line
+start_server "$bin/fastpoetry" --port 0 poetry/fascination.txt
+fascination=$started_port fascination_line=$started_line
+start_server "$bin/fastpoetry" --port 0 poetry/science.txt
+science=$started_port science_line=$started_line
+case " $xform $fascination $science " in
+    *" $dead "*) echo "the dead port $dead came back to life; run again" >&2; exit 1 ;;
+esac
+ports13="s/:$xform\b/:10001/g; s/:$fascination\b/:10002/g; s/:$science\b/:10003/g; s/:$dead\b/:10004/g"
+printf '%s\n' "$xform_line" "$fascination_line" "$science_line" | sed "$ports13" > "$out13/servers.txt"
+# One run of client 6 on the ports $1, $2, $3: the command as the chapter
+# gives it, then the output.
+client6() {
+    echo "\$ cargo run --bin get-poetry-6 -- $*" | sed "s/\b$xform\b/10001/; s/\b$fascination\b/10002/; s/\b$science\b/10003/; s/\b$dead\b/10004/"
+    expect_failure "$bin/get-poetry-6" "$@" 2>&1 | sed "$ports13"
+}
+client6 "$xform" "$fascination" "$science" > "$out13/get-poetry-6.txt"
+client6 "$xform" "$dead" "$science" > "$out13/get-poetry-6-one-down.txt"
+kill "$xform_pid"; wait "$xform_pid" 2>/dev/null || true
+client6 "$xform" "$fascination" "$science" > "$out13/get-poetry-6-no-transform.txt"
 
 echo "Wrote the transcripts under book/src/transcripts and the timelines under book/src/images."

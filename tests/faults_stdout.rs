@@ -139,6 +139,15 @@ fn recipe(name: &str) -> Option<Recipe> {
             if client.starts_with("get-poetry-5") {
                 recipe.args = strings(&["--seed", "2"]);
             }
+            if client == "get-poetry-6" {
+                // Its first address is the transform server's.
+                let mut transform =
+                    Background::start(&program("transformedpoetry"), &["--port", "0"]);
+                recipe
+                    .args
+                    .push(port_of(&transform.next_line()).to_string());
+                recipe._others.push(transform);
+            }
             recipe.args.push(server.port.to_string());
             recipe._servers.push(server);
         }

@@ -1,0 +1,198 @@
+//! Part 13: client 6.0 against the real transform server and two quick
+//! poetry servers, and against transform servers that fail: down, hanging
+//! up without a reply (before or after reading the request), or answering
+//! with bytes that are not UTF-8.
+//!
+//! A transform that fails is not a failed download: the original poem is
+//! shown, after `Cummingsify failed!` on stderr, and the exit status is 0.
+//! A poetry server that is down is one: `The poem download failed.` on
+//! stderr, the failure itself after the poems on stdout, and status 1.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Output;
+use std::thread;
+
+use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
+use common::{dead_port, port_of, Background, SlowServer, LIMIT};
+use mini_twisted::netstring::{encode, Decoder};
+
+const POEMS: [&str; 2] = ["poetry/fascination.txt", "poetry/science.txt"];
+
+/// The real transform server on a free port.
+fn transform_server() -> (Background, u16) {
+    let mut server = Background::start(cargo_bin!("transformedpoetry"), &["--port", "0"]);
+    let port = port_of(&server.next_line());
+    (server, port)
+}
+
+/// Two quick poetry servers, one for each poem.
+fn poetry_servers() -> Vec<SlowServer> {
+    POEMS
+        .iter()
+        .map(|poem| SlowServer::quick(poem, 200))
+        .collect()
+}
+
+fn run(ports: &[u16]) -> Output {
+    let args: Vec<String> = ports.iter().map(u16::to_string).collect();
+    cargo_bin_cmd!("get-poetry-6")
+        .args(&args)
+        .timeout(LIMIT)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("the client prints UTF-8")
+}
+
+/// The poems as the client prints them, in either order of completion:
+/// each one followed by the blank line `println!` adds.
+fn assert_poems(stdout: &str, poems: &[String]) {
+    let printed = |order: &[&String]| order.iter().map(|poem| format!("{poem}\n")).collect();
+    let ours: Vec<&String> = poems.iter().collect();
+    let reversed: Vec<&String> = poems.iter().rev().collect();
+    let expected: [String; 2] = [printed(&ours), printed(&reversed)];
+    assert!(
+        expected.contains(&stdout.to_string()),
+        "not the poems, in either order: {stdout:?}"
+    );
+}
+
+fn originals() -> Vec<String> {
+    POEMS
+        .iter()
+        .map(|poem| std::fs::read_to_string(poem).unwrap())
+        .collect()
+}
+
+#[test]
+fn both_poems_come_back_lowered() {
+    let (_transform, xform) = transform_server();
+    let servers = poetry_servers();
+    let output = run(&[xform, servers[0].port, servers[1].port]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(text(&output.stderr), "");
+    let lowered: Vec<String> = originals().iter().map(|p| p.to_lowercase()).collect();
+    assert_poems(&text(&output.stdout), &lowered);
+}
+
+#[test]
+fn a_transform_server_that_is_down_gives_the_original_poems() {
+    let servers = poetry_servers();
+    let output = run(&[dead_port(), servers[0].port, servers[1].port]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        text(&output.stderr),
+        "Cummingsify failed!\nCummingsify failed!\n"
+    );
+    assert_poems(&text(&output.stdout), &originals());
+}
+
+#[test]
+fn a_poetry_server_that_is_down_is_a_failed_download() {
+    let (_transform, xform) = transform_server();
+    let servers = poetry_servers();
+    let dead = dead_port();
+    let output = run(&[xform, dead, servers[1].port]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(text(&output.stderr), "The poem download failed.\n");
+    // The transformed poem, then the failure, in our words.
+    let stdout = text(&output.stdout);
+    let poem = format!("{}\n", originals()[1].to_lowercase());
+    let failure = stdout
+        .strip_prefix(&poem)
+        .unwrap_or_else(|| panic!("the poem does not come first: {stdout:?}"));
+    assert!(
+        failure.starts_with(&format!("cannot connect to 127.0.0.1:{dead}: ")),
+        "{failure:?}"
+    );
+    assert!(failure.contains("refused") && failure.ends_with('\n'));
+    assert_eq!(failure.lines().count(), 1, "{failure:?}");
+}
+
+#[test]
+fn fewer_than_two_addresses_print_the_help() {
+    for args in [&[][..], &["10001"][..]] {
+        let output = cargo_bin_cmd!("get-poetry-6")
+            .args(args)
+            .timeout(LIMIT)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {output:?}");
+        let stdout = text(&output.stdout);
+        assert!(stdout.contains("Usage: get-poetry-6"), "{stdout}");
+        assert!(
+            stdout.contains("Exits with status 1 if any poem could not be fetched."),
+            "{stdout}"
+        );
+        assert_eq!(text(&output.stderr), "", "{args:?}");
+    }
+}
+
+/// How a fake transform server treats each request.
+#[derive(Clone, Copy, Debug)]
+enum Fake {
+    /// Reads the whole request, then closes cleanly without a word.
+    ReadsThenCloses,
+    /// Closes as soon as it has accepted, without reading anything.
+    ClosesAtOnce,
+    /// Reads the request and answers with a netstring that is not UTF-8.
+    AnswersBytes,
+}
+
+/// A transform server that misbehaves as `fake` says, on a thread of the
+/// test, for as long as the test runs.
+fn fake_transform_server(fake: Fake) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = listener.local_addr().expect("local address").port();
+    thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { continue };
+            if !matches!(fake, Fake::ClosesAtOnce) {
+                // Read until one whole netstring has arrived.
+                let _ = socket.set_read_timeout(Some(LIMIT));
+                let mut decoder = Decoder::new();
+                let mut buffer = [0; 4096];
+                loop {
+                    match socket.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if decoder.feed(&buffer[..n]).next().is_some() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            if matches!(fake, Fake::AnswersBytes) {
+                let _ = socket.write_all(&encode(&[0xff, 0xfe, 0xfd]));
+            }
+            drop(socket);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_transform_server_that_fails_to_answer_gives_the_original_poems() {
+    let servers = poetry_servers();
+    for fake in [
+        Fake::ReadsThenCloses,
+        Fake::ClosesAtOnce,
+        Fake::AnswersBytes,
+    ] {
+        let xform = fake_transform_server(fake);
+        let output = run(&[xform, servers[0].port, servers[1].port]);
+        assert_eq!(output.status.code(), Some(0), "{fake:?}: {output:?}");
+        assert_eq!(
+            text(&output.stderr),
+            "Cummingsify failed!\nCummingsify failed!\n",
+            "{fake:?}"
+        );
+        assert_poems(&text(&output.stdout), &originals());
+    }
+}
