@@ -34,6 +34,7 @@ use mini_twisted::poetry::{parse_port, Address, Checked};
 use mini_twisted::protocol::{Factory, Protocol, Transport};
 use mini_twisted::{Deferred, Failure, Reactor};
 
+// ANCHOR: reuse
 // Client 4.0's get_poetry, unchanged: the upstream is an ordinary poetry
 // server, and the proxy fetches from it as any client would.
 #[path = "../clients/get-poetry-4.rs"]
@@ -41,6 +42,7 @@ use mini_twisted::{Deferred, Failure, Reactor};
 mod client_4;
 
 use client_4::get_poetry;
+// ANCHOR_END: reuse
 
 /// Poetry Proxy 1.0: serves the poem of another poetry server, fetched
 /// once and kept.

@@ -97,6 +97,7 @@ impl ProxyService {
         }
     }
 
+    // ANCHOR: get_poem
     /// The poem, always as a Deferred: already fired with the cached poem,
     /// or the fetch from upstream, which fires with the poem, or with
     /// `None` once the failure that prevented it has been logged.
@@ -121,6 +122,7 @@ impl ProxyService {
                 Ok(None)
             })
     }
+    // ANCHOR_END: get_poem
 
     /// Keeps `poem` for every later client. Only a callback calls this, so
     /// only a poem that arrived whole (a clean close) is ever kept.
