@@ -184,7 +184,93 @@ for demo in defer-1 defer-2 defer-3 defer-4 defer-6 defer-8 defer-9; do
 done
 "$bin/defer-block" --pace 0 > "$out8/defer-block.txt"
 "$bin/defer-unhandled" > "$out9/defer-unhandled.txt" 2>&1
-"$bin/defer-11" > "$out9/defer-11.txt"
+
+# ---------------------------------------------------------------------------
+# Part 14: defer-11, then the two proxies in front of fastpoetry, run as the
+# chapter runs them: two clients through each proxy, the second served from
+# the cache; proxy 2 once more after the upstream has stopped; and a fresh
+# proxy 2 whose upstream is down at first, then up again on its port. The
+# proxies run on free ports, normalised to 10000 (the proxy) and 10001 (the
+# upstream).
+# ---------------------------------------------------------------------------
+out14=book/src/transcripts/part14
+mkdir -p "$out14"
+"$bin/defer-11" > "$out14/defer-11.txt"
+
+# The port at the end of the first line of file $1, once it is there.
+port_in() {
+    local port=""
+    for _ in $(seq 100); do
+        port=$(head -n 1 "$1" | grep -oE '[0-9]+\.$' | tr -d .) && [ -n "$port" ] && break
+        sleep 0.1
+    done
+    echo "$port"
+}
+# Starts fastpoetry with fascination.txt on port $1 (0: any); sets upstream
+# and upstream_port.
+start_upstream() {
+    local log
+    log=$(mktemp)
+    "$bin/fastpoetry" --port "$1" poetry/fascination.txt > "$log" &
+    upstream=$!
+    servers+=("$upstream")
+    upstream_port=$(port_in "$log")
+    rm "$log"
+}
+stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+# Starts proxy $1 (1 or 2) in front of the upstream, its stdout and stderr
+# in $proxy_log; sets proxy and proxy_port.
+start_proxy() {
+    proxy_log=$(mktemp)
+    "$bin/poetry-proxy-$1" --port 0 "$upstream_port" > "$proxy_log" 2>&1 &
+    proxy=$!
+    servers+=("$proxy")
+    proxy_port=$(port_in "$proxy_log")
+}
+# One client through the proxy; its poem goes to $1 (under the command
+# the chapter types), cut to its first lines, which are all the chapter
+# shows of a poem it has shown before.
+client() {
+    { echo "\$ cargo run --bin get-poetry-4 -- 10000"; "$bin/get-poetry-4" "$proxy_port"; } > "$1.all"
+    if [ "$(wc -l < "$1.all")" -gt 5 ]; then
+        { head -n 4 "$1.all"; echo "..."; } > "$1"
+    else
+        cp "$1.all" "$1"
+    fi
+    rm "$1.all"
+}
+# The proxy's lines, once it is stopped, under the command that started it.
+proxy_lines() {
+    stop "$proxy"
+    echo "\$ cargo run --bin poetry-proxy-$1 -- --port 10000 10001"
+    sed -e "s/:$upstream_port\b/:10001/g; s/:$proxy_port\b/:10000/g" "$proxy_log"
+    rm "$proxy_log"
+}
+scratch=$(mktemp -d)
+
+# Proxy 1: two clients, the first fetched, the second from the cache.
+start_upstream 0
+start_proxy 1
+client "$out14/get-poetry-4-via-proxy.txt"
+client "$scratch/again.txt"
+proxy_lines 1 > "$out14/poetry-proxy-1.txt"
+
+# Proxy 2: the same, and a third client once the upstream has stopped.
+start_proxy 2
+client "$scratch/first.txt"
+client "$scratch/again.txt"
+stop "$upstream"
+client "$scratch/cached.txt"
+proxy_lines 2 > "$out14/poetry-proxy-2.txt"
+
+# A fresh proxy 2, with the upstream down, then up again on its port.
+start_proxy 2
+client "$out14/get-poetry-4-upstream-down.txt"
+start_upstream "$upstream_port"
+client "$scratch/up-again.txt"
+proxy_lines 2 > "$out14/poetry-proxy-2-upstream-down.txt"
+stop "$upstream"
+rm -r "$scratch"
 
 # ---------------------------------------------------------------------------
 # Part 13: defer-10, and client 6.0 against the transform server and two

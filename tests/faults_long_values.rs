@@ -93,3 +93,19 @@ fn a_long_port_is_quoted_short_by_every_server() {
         assert_short_refusal(output, 2, "is not a whole number");
     }
 }
+
+#[test]
+fn a_long_port_or_upstream_is_quoted_short_by_every_proxy() {
+    for proxy in ["poetry-proxy-1", "poetry-proxy-2"] {
+        let output = std::process::Command::new(common::program(proxy))
+            .args(["--port", &long_value(), "10001"])
+            .output()
+            .unwrap();
+        assert_short_refusal(output, 2, "is not a whole number");
+        let output = std::process::Command::new(common::program(proxy))
+            .arg(long_value())
+            .output()
+            .unwrap();
+        assert_short_refusal(output, 2, "Ports must be integers");
+    }
+}

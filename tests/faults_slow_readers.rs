@@ -3,13 +3,15 @@
 //! the poem for each of them. Its memory, read from /proc, stays under the
 //! poem once more plus what it used before anyone connected (the poem
 //! itself included). Then every client reads, and each gets the whole poem.
+//! The proxies of Part 14 are held to the same when they serve the poem
+//! from their cache.
 
 mod common;
 
 use std::io::Read;
 use std::net::TcpStream;
 
-use common::{port_of, scratch, Background, LIMIT};
+use common::{fetch, port_of, program, scratch, Background, LIMIT};
 
 const POEM_BYTES: usize = 20 * 1024 * 1024;
 const READERS: usize = 30;
@@ -50,7 +52,12 @@ fn check(server: &str) {
     let mut process = Background::start(program, &["--port", "0", path]);
     let port = port_of(&process.next_line());
     let before = rss(process.pid());
+    slow_readers(server, &process, port, before, &poem);
+}
 
+/// Thirty readers of `port` that stop after one byte: the memory of
+/// `process` must stay near `before`; then each gets the rest of `poem`.
+fn slow_readers(server: &str, process: &Background, port: u16, before: usize, poem: &[u8]) {
     // Each reader takes one byte, which proves the server has written the
     // poem to it (it writes the whole poem at once), then reads no more.
     let mut readers: Vec<TcpStream> = (0..READERS)
@@ -89,4 +96,29 @@ fn fastpoetry_keeps_one_copy_of_the_poem_for_any_number_of_slow_readers() {
 #[test]
 fn the_tokio_server_does_too() {
     check("fastpoetry-tokio");
+}
+
+/// A proxy in front of `fastpoetry`, its cache filled by a first client
+/// before the memory is read: the slow readers all get the cached poem.
+fn check_proxy(proxy: &str) {
+    let (path, poem) = big_poem(proxy);
+    let path = path.to_str().expect("a UTF-8 path");
+    let mut upstream = Background::start(&program("fastpoetry"), &["--port", "0", path]);
+    let up = port_of(&upstream.next_line()).to_string();
+    let mut process = Background::start(&program(proxy), &["--port", "0", &up]);
+    let port = port_of(&process.next_line());
+    assert!(fetch(port) == poem, "{proxy}: the first poem differs");
+    assert_eq!(process.next_line(), "Fetching poem from server.");
+    let before = rss(process.pid());
+    slow_readers(proxy, &process, port, before, &poem);
+}
+
+#[test]
+fn proxy_1_serves_its_cached_poem_to_slow_readers_without_copies() {
+    check_proxy("poetry-proxy-1");
+}
+
+#[test]
+fn proxy_2_serves_its_cached_poem_to_slow_readers_without_copies() {
+    check_proxy("poetry-proxy-2");
 }

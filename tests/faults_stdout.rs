@@ -124,6 +124,16 @@ fn recipe(name: &str) -> Option<Recipe> {
             recipe.kind = Kind::Forever;
             recipe.args = strings(&["--base-port", "0", "--delay", "0.01", "--no-build"]);
         }
+        "poetry-proxy-1" | "poetry-proxy-2" => {
+            // A server in front of a server: it prints a line per client,
+            // so a closed stdout ends it at its first client (or it goes
+            // on serving the upstream's poem).
+            recipe.kind = Kind::Server;
+            let mut upstream = Background::start(&program("fastpoetry"), &["--port", "0", POEM]);
+            let port = port_of(&upstream.next_line()).to_string();
+            recipe.args = strings(&["--port", "0", &port]);
+            recipe._others.push(upstream);
+        }
         "poetry-load" => {
             let mut server = Background::start(&program("fastpoetry"), &["--port", "0", POEM]);
             let port = port_of(&server.next_line()).to_string();

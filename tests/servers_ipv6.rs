@@ -1,6 +1,7 @@
 //! The servers listen on IPv6 loopback when asked, with the address
 //! written bare (`--iface ::1`) or in brackets (`--iface '[::1]'`, the way
-//! the clients write it in `[::1]:10000`).
+//! the clients write it in `[::1]:10000`). So do the proxies of Part 14,
+//! and they fetch from an upstream on [::1] given as `[::1]:PORT`.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::net::{Ipv6Addr, TcpListener};
 use std::path::Path;
 
 use assert_cmd::cargo::cargo_bin;
-use common::{fetch_after_sending, port_of, Background};
+use common::{fetch_after_sending, port_of, program, Background};
 
 const POEM: &str = "poetry/science.txt";
 
@@ -63,4 +64,42 @@ fn fastpoetry_listens_on_ipv6_loopback() {
 #[test]
 fn fastpoetry_tokio_listens_on_ipv6_loopback() {
     serves_on_ipv6(cargo_bin!("fastpoetry-tokio"), &[]);
+}
+
+/// A proxy on each spelling of IPv6 loopback, in front of `fastpoetry` on
+/// [::1]: the poem arrives whole, fetched and then cached.
+fn proxies_on_ipv6(proxy: &str) {
+    if !has_ipv6_loopback() {
+        return;
+    }
+    let args = ["--iface", "::1", "--port", "0", POEM];
+    let mut upstream = Background::start(&program("fastpoetry"), &args);
+    let address = format!("[::1]:{}", port_of(&upstream.next_line()));
+    let poem = std::fs::read(POEM).unwrap();
+    for iface in ["::1", "[::1]"] {
+        let args = ["--iface", iface, "--port", "0", address.as_str()];
+        let mut process = Background::start(&program(proxy), &args);
+        let first = process.next_line();
+        let port = port_of(&first);
+        assert_eq!(
+            first,
+            format!("Proxying {address} on [::1]:{port}."),
+            "{proxy}"
+        );
+        for _ in 0..2 {
+            let got = fetch_after_sending((Ipv6Addr::LOCALHOST, port), b"")
+                .unwrap_or_else(|error| panic!("{proxy}, --iface {iface}: {error}"));
+            assert_eq!(got, poem, "{proxy}, --iface {iface}");
+        }
+    }
+}
+
+#[test]
+fn proxy_1_listens_on_ipv6_loopback() {
+    proxies_on_ipv6("poetry-proxy-1");
+}
+
+#[test]
+fn proxy_2_listens_on_ipv6_loopback() {
+    proxies_on_ipv6("poetry-proxy-2");
 }

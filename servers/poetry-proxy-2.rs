@@ -1,0 +1,249 @@
+//! Part 14: Poetry Proxy 2.0. Always a Deferred.
+//!
+//! Proxy 1.0's `get_poem` answered in one of two shapes, and its protocol
+//! needed `maybe_deferred` to make them one. This `get_poem` always returns
+//! a Deferred: with the poem in the cache, one that has already fired
+//! (`succeed`); without it, the fetch from upstream, which fires later.
+//! Callers cannot tell the difference, and need not.
+//!
+//! A fetch that fails is logged here, with the upstream's address, and the
+//! chain carries on with "no poem" (`None`), so that the protocol hangs up
+//! without writing anything. Nothing is cached then, and the next client
+//! makes the proxy ask the upstream again.
+//!
+//! Run it (from the repository root) in front of a fast server, then get
+//! the poem through it twice:
+//!
+//! ```text
+//! cargo run --bin fastpoetry -- --port 10001 poetry/fascination.txt
+//! cargo run --bin poetry-proxy-2 -- --port 10000 10001
+//! cargo run --bin get-poetry-4 -- 10000
+//! ```
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
+use mini_twisted::defer::succeed;
+use mini_twisted::poetry::{parse_port, Address, Checked};
+use mini_twisted::protocol::{Factory, Protocol, Transport};
+use mini_twisted::{Deferred, Reactor};
+
+// Client 4.0's get_poetry, unchanged: the upstream is an ordinary poetry
+// server, and the proxy fetches from it as any client would.
+#[path = "../clients/get-poetry-4.rs"]
+#[allow(dead_code)]
+mod client_4;
+
+use client_4::get_poetry;
+
+/// Poetry Proxy 2.0: serves the poem of another poetry server, fetched
+/// once and kept.
+#[derive(Parser)]
+#[command(
+    name = "poetry-proxy-2",
+    override_usage = "poetry-proxy-2 [OPTIONS] [HOST:]PORT"
+)]
+struct Options {
+    /// The port to listen on [default: a free port chosen by the system]
+    #[arg(long, default_value_t = 0, hide_default_value = true,
+          value_parser = Checked(parse_port))]
+    port: u16,
+
+    /// The network interface to listen on
+    #[arg(long, default_value = "localhost")]
+    iface: String,
+
+    /// The poetry server to fetch the poem from, as [host:]port (exactly
+    /// one); the host defaults to 127.0.0.1
+    #[arg(value_name = "[HOST:]PORT", value_parser = Checked(str::parse::<Address>))]
+    upstream: Vec<Address>,
+}
+
+impl Options {
+    /// The one upstream server, or a usage error (status 2).
+    fn upstream(&self) -> Address {
+        match self.upstream.as_slice() {
+            [upstream] => upstream.clone(),
+            _ => Options::command()
+                .error(
+                    ErrorKind::WrongNumberOfValues,
+                    "Provide exactly one server address.",
+                )
+                .exit(),
+        }
+    }
+}
+
+// ANCHOR: service
+/// The upstream server, and the poem once it has come from there.
+pub struct ProxyService {
+    reactor: Reactor,
+    upstream: Address,
+    /// The first poem that arrived whole; kept for the life of the process.
+    poem: RefCell<Option<Bytes>>,
+}
+
+impl ProxyService {
+    pub fn new(reactor: Reactor, upstream: Address) -> ProxyService {
+        ProxyService {
+            reactor,
+            upstream,
+            poem: RefCell::new(None),
+        }
+    }
+
+    // ANCHOR: get_poem
+    /// The poem, always as a Deferred: already fired with the cached poem,
+    /// or the fetch from upstream, which fires with the poem, or with
+    /// `None` once the failure that prevented it has been logged.
+    pub fn get_poem(self: &Rc<Self>) -> Deferred<Option<Bytes>> {
+        if let Some(poem) = self.poem.borrow().clone() {
+            println!("Using cached poem.");
+            return succeed(Some(poem));
+        }
+        println!("Fetching poem from server.");
+        let service = Rc::clone(self);
+        let upstream = self.upstream.clone();
+        get_poetry(&self.reactor, &self.upstream.host, self.upstream.port)
+            .add_callback(move |poem: String| {
+                // The String's buffer becomes the Bytes: no copy.
+                let poem = Bytes::from(poem);
+                service.set_poem(poem.clone());
+                Ok(Some(poem))
+            })
+            .add_errback(move |failure| {
+                tracing::warn!(%upstream, "cannot fetch the poem: {failure}");
+                // Handled: the chain goes on, holding no poem.
+                Ok(None)
+            })
+    }
+    // ANCHOR_END: get_poem
+
+    /// Keeps `poem` for every later client. Only a callback calls this, so
+    /// only a poem that arrived whole (a clean close) is ever kept.
+    fn set_poem(&self, poem: Bytes) {
+        *self.poem.borrow_mut() = Some(poem);
+    }
+}
+// ANCHOR_END: service
+
+// ANCHOR: protocol
+/// One client: write the poem, if there is one, then hang up.
+struct PoetryProxyProtocol {
+    service: Rc<ProxyService>,
+}
+
+impl Protocol for PoetryProxyProtocol {
+    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+        let peer = transport.peer();
+        let writer = Rc::clone(&transport);
+        let _d = self
+            .service
+            .get_poem()
+            .add_callback(move |poem: Option<Bytes>| {
+                // No poem: the failure was logged upstream; write nothing.
+                // If the client has gone meanwhile, this does nothing.
+                if let Some(poem) = poem {
+                    writer.write_bytes(poem);
+                }
+                Ok(())
+            })
+            .add_errback(move |failure| {
+                tracing::warn!(%peer, "cannot serve the poem: {failure}");
+                Ok(())
+            })
+            .add_both(move |_| {
+                transport.lose_connection();
+                Ok(())
+            });
+    }
+}
+
+/// Gives every client's protocol the one service.
+struct PoetryProxyFactory {
+    service: Rc<ProxyService>,
+}
+
+impl Factory for PoetryProxyFactory {
+    fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+        Box::new(PoetryProxyProtocol {
+            service: Rc::clone(&self.service),
+        })
+    }
+}
+// ANCHOR_END: protocol
+
+// ANCHOR: main
+fn main() -> ExitCode {
+    let options = Options::parse();
+    let upstream = options.upstream();
+    mini_twisted::log::init();
+    let served = Reactor::new()
+        .map_err(|error| error.to_string())
+        .and_then(|reactor| {
+            let service = Rc::new(ProxyService::new(reactor.clone(), upstream.clone()));
+            let factory = Rc::new(PoetryProxyFactory { service });
+            let port = reactor
+                .listen_tcp(options.port, factory, &options.iface)
+                .map_err(|error| error.to_string())?;
+            println!("Proxying {upstream} on {}.", port.host());
+            reactor.run().map_err(|error| error.to_string())
+        });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("poetry-proxy-2: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+// ANCHOR_END: main
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mini_twisted::testing::FakeTransport;
+    use mini_twisted::OwnedReactor;
+
+    /// A service whose cache already holds `poem`, and the reactor it
+    /// would fetch on (which never runs: the upstream is never asked).
+    fn cached(poem: &'static [u8]) -> (OwnedReactor, Rc<ProxyService>) {
+        let reactor = Reactor::new().unwrap();
+        let upstream = "10001".parse().unwrap();
+        let service = Rc::new(ProxyService::new(reactor.clone(), upstream));
+        service.set_poem(Bytes::from_static(poem));
+        (reactor, service)
+    }
+
+    #[test]
+    fn a_cached_poem_is_a_deferred_that_has_already_fired() {
+        let (_reactor, service) = cached(b"kept");
+        let d = service.get_poem();
+        assert!(d.has_result());
+        let seen = Rc::new(RefCell::new(None));
+        let into = Rc::clone(&seen);
+        let _d = d.add_callback(move |poem| {
+            *into.borrow_mut() = poem;
+            Ok(())
+        });
+        // The callback ran as it was added.
+        assert_eq!(seen.borrow().as_deref(), Some(&b"kept"[..]));
+    }
+
+    #[test]
+    fn a_client_gets_the_cached_poem_at_once_then_the_close() {
+        let (_reactor, service) = cached(b"Roses are red\n");
+        let factory = PoetryProxyFactory { service };
+        for _ in 0..2 {
+            let mut protocol = factory.build_protocol(FakeTransport::new().peer());
+            let transport = FakeTransport::connect(protocol.as_mut());
+            assert_eq!(transport.written(), b"Roses are red\n");
+            assert!(transport.disconnecting() && !transport.aborted());
+        }
+    }
+}
