@@ -3,8 +3,11 @@
 //! To its own clients the proxy is a poetry server: they connect, get a
 //! poem and the close, as from `fastpoetry`. To find that poem it is a
 //! client of another poetry server, the upstream, which it asks once: the
-//! first poem that arrives whole is kept, and every later client gets that
-//! one, without the upstream being asked again.
+//! first poem whose connection the upstream closed cleanly is kept, byte
+//! for byte, and every later client gets that one, without the upstream
+//! being asked again. (An upstream that dies mid-poem can close cleanly
+//! too, and its half poem is kept just the same: the raw poetry protocol
+//! has no way to tell. Part 12's netstrings do.)
 //!
 //! So `get_poem` has two answers. With the poem in the cache it has the
 //! poem now; without it, it has only a Deferred for the poem later. It says
@@ -35,13 +38,12 @@ use mini_twisted::protocol::{Factory, Protocol, Transport};
 use mini_twisted::{Deferred, Failure, Reactor};
 
 // ANCHOR: reuse
-// Client 4.0's get_poetry, unchanged: the upstream is an ordinary poetry
-// server, and the proxy fetches from it as any client would.
-#[path = "../clients/get-poetry-4.rs"]
-#[allow(dead_code)]
-mod client_4;
+// The client half, shared with proxy 2.0: client 4.0's get_poetry, but
+// delivering the poem's bytes as they came.
+#[path = "poetry-proxy/upstream.rs"]
+mod upstream;
 
-use client_4::get_poetry;
+use upstream::get_poetry;
 // ANCHOR_END: reuse
 
 /// Poetry Proxy 1.0: serves the poem of another poetry server, fetched
@@ -116,7 +118,8 @@ impl Outcome for Poem {
 pub struct ProxyService {
     reactor: Reactor,
     upstream: Address,
-    /// The first poem that arrived whole; kept for the life of the process.
+    /// The first poem the upstream ended with a clean close; kept for the
+    /// life of the process.
     poem: RefCell<Option<Bytes>>,
 }
 
@@ -138,9 +141,7 @@ impl ProxyService {
         println!("Fetching poem from server.");
         let service = Rc::clone(self);
         let fetched = get_poetry(&self.reactor, &self.upstream.host, self.upstream.port)
-            .add_callback(move |poem: String| {
-                // The String's buffer becomes the Bytes: no copy.
-                let poem = Bytes::from(poem);
+            .add_callback(move |poem: Bytes| {
                 service.set_poem(poem.clone());
                 Ok(poem)
             });
@@ -148,7 +149,8 @@ impl ProxyService {
     }
 
     /// Keeps `poem` for every later client. Only a callback calls this, so
-    /// only a poem that arrived whole (a clean close) is ever kept.
+    /// a poem is kept only when the upstream closed cleanly; a refused
+    /// connection or a reset keeps nothing.
     fn set_poem(&self, poem: Bytes) {
         *self.poem.borrow_mut() = Some(poem);
     }

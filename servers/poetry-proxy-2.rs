@@ -33,13 +33,11 @@ use mini_twisted::poetry::{parse_port, Address, Checked};
 use mini_twisted::protocol::{Factory, Protocol, Transport};
 use mini_twisted::{Deferred, Reactor};
 
-// Client 4.0's get_poetry, unchanged: the upstream is an ordinary poetry
-// server, and the proxy fetches from it as any client would.
-#[path = "../clients/get-poetry-4.rs"]
-#[allow(dead_code)]
-mod client_4;
+// The client half, shared with proxy 1.0: the poem's bytes as they came.
+#[path = "poetry-proxy/upstream.rs"]
+mod upstream;
 
-use client_4::get_poetry;
+use upstream::get_poetry;
 
 /// Poetry Proxy 2.0: serves the poem of another poetry server, fetched
 /// once and kept.
@@ -84,7 +82,8 @@ impl Options {
 pub struct ProxyService {
     reactor: Reactor,
     upstream: Address,
-    /// The first poem that arrived whole; kept for the life of the process.
+    /// The first poem the upstream ended with a clean close; kept for the
+    /// life of the process.
     poem: RefCell<Option<Bytes>>,
 }
 
@@ -110,9 +109,7 @@ impl ProxyService {
         let service = Rc::clone(self);
         let upstream = self.upstream.clone();
         get_poetry(&self.reactor, &self.upstream.host, self.upstream.port)
-            .add_callback(move |poem: String| {
-                // The String's buffer becomes the Bytes: no copy.
-                let poem = Bytes::from(poem);
+            .add_callback(move |poem: Bytes| {
                 service.set_poem(poem.clone());
                 Ok(Some(poem))
             })
@@ -125,7 +122,10 @@ impl ProxyService {
     // ANCHOR_END: get_poem
 
     /// Keeps `poem` for every later client. Only a callback calls this, so
-    /// only a poem that arrived whole (a clean close) is ever kept.
+    /// a poem is kept only when the upstream closed cleanly; a refused
+    /// connection or a reset keeps nothing. (An upstream that dies
+    /// mid-poem can close cleanly too, and what it sent is kept: the raw
+    /// poetry protocol cannot tell; Part 12's netstrings can.)
     fn set_poem(&self, poem: Bytes) {
         *self.poem.borrow_mut() = Some(poem);
     }
