@@ -170,7 +170,7 @@ fn table() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ),
         (
             "two requests in one write",
-            [&REQUEST[..], b"17:cummingsify.a.b.C,"].concat(),
+            [REQUEST, b"17:cummingsify.a.b.C,"].concat(),
             Reply([REPLY, b"5:a.b.c,"].concat()),
         ),
         ("an incomplete netstring", b"5:hello".to_vec(), Waits),
