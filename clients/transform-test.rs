@@ -162,17 +162,20 @@ fn main() -> ExitCode {
         Ok(()) => {}
     }
 
-    let seconds = options.timeout.as_secs_f64();
+    let seconds = match options.timeout.as_secs_f64() {
+        1.0 => "1 second".to_string(),
+        seconds => format!("{seconds} seconds"),
+    };
     let bytes = reply.len();
     let problem = match ending {
         Ending::Closed if bytes > 0 => return ExitCode::SUCCESS,
         Ending::Closed => format!("{server} closed the connection without replying."),
-        Ending::StillOpen if bytes == 0 => format!(
-            "no reply from {server} within {seconds} seconds; the connection is still open."
-        ),
+        Ending::StillOpen if bytes == 0 => {
+            format!("no reply from {server} within {seconds}; the connection is still open.")
+        }
         Ending::StillOpen => format!(
             "{server} sent {bytes} bytes but did not close the connection within \
-             {seconds} seconds; the reply may be incomplete."
+             {seconds}; the reply may be incomplete."
         ),
         Ending::Failed(error) => {
             format!("the connection to {server} failed after {bytes} bytes: {error}")
