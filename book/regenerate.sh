@@ -320,4 +320,39 @@ client6 "$xform" "$dead" "$science" > "$out13/get-poetry-6-one-down.txt"
 kill "$xform_pid"; wait "$xform_pid" 2>/dev/null || true
 client6 "$xform" "$fascination" "$science" > "$out13/get-poetry-6-no-transform.txt"
 
+# ---------------------------------------------------------------------------
+# Part 12: the transform server, asked by transform-test for the series'
+# transform and for a few bad ones. Its port is normalised to 10001 and the
+# clients' ports in its log to 52814; the log is read once it has stopped.
+# ---------------------------------------------------------------------------
+out12=book/src/transcripts/part12
+mkdir -p "$out12"
+xform_out=$(mktemp)
+xform_err=$(mktemp)
+"$bin/transformedpoetry" --port 0 > "$xform_out" 2> "$xform_err" &
+xform=$!
+servers+=("$xform")
+for _ in $(seq 100); do
+    xform_port=$(grep -oE '[0-9]+\.$' "$xform_out" | tr -d .) && [ -n "$xform_port" ] && break
+    sleep 0.1
+done
+# The command as the chapter gives it ($1), then what it printed.
+ask() {
+    local shown=$1
+    shift
+    echo "\$ cargo run --bin transform-test -- $shown"
+    expect_failure "$bin/transform-test" "$@" "$xform_port" 2>&1
+}
+{
+    ask "10001"
+    ask "--send '17:cummingsify.a.b.C,' 10001" --send '17:cummingsify.a.b.C,'
+    ask "--send '20:unknown.HERE IS POEM,' 10001" --send '20:unknown.HERE IS POEM,'
+    ask "--send 00027:cummingsify.X 10001" --send 00027:cummingsify.X
+    ask "--send 5:hello --timeout 1 10001" --send 5:hello --timeout 1
+} | sed "s/:$xform_port\b/:10001/g" > "$out12/transform-test.txt"
+kill "$xform"; wait "$xform" 2>/dev/null || true
+sed -e "s/:$xform_port\b/:10001/" "$xform_out" > "$out12/transformedpoetry.txt"
+sed -e 's/127\.0\.0\.1:[0-9]*/127.0.0.1:52814/g' "$xform_err" > "$out12/transformedpoetry-log.txt"
+rm "$xform_out" "$xform_err"
+
 echo "Wrote the transcripts under book/src/transcripts and the timelines under book/src/images."

@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use clap::{CommandFactory, Parser};
-use mini_twisted::netstring::{Netstring, NetstringReceiver, NetstringTransport};
+use mini_twisted::netstring::{Netstring, NetstringError, NetstringReceiver, NetstringTransport};
 use mini_twisted::poetry::{exit_status, Address, Checked, EXIT_STATUS_HELP};
 use mini_twisted::protocol::{ClientFactory, Factory, Protocol};
 use mini_twisted::reactor::ReactorError;
@@ -93,6 +93,14 @@ impl NetstringReceiver for TransformClientProtocol {
         transport.lose_connection();
         let poem = String::from_utf8(reply.to_vec()).map_err(Failure::from);
         fire(&self.pending, poem);
+    }
+
+    fn connection_lost(&mut self, reason: Failure) {
+        // `Netstring` hung up on a reply that broke the framing, and says
+        // so in `reason`; a plain close is the factory's to report.
+        if reason.check::<NetstringError>() {
+            fire(&self.pending, Err(reason));
+        }
     }
 }
 

@@ -97,6 +97,7 @@ impl Factory for TransformFactory {
     fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
         Box::new(Netstring::new(TransformProtocol {
             factory: self.clone(),
+            refused: false,
         }))
     }
 }
@@ -106,13 +107,21 @@ impl Factory for TransformFactory {
 /// One client's request: parse it, transform it, answer, hang up.
 pub struct TransformProtocol {
     factory: TransformFactory,
+    /// A request was refused and logged. Further refusals on this
+    /// connection are not logged: a peer that packs thousands of bad
+    /// requests into one write must not make us write thousands of lines.
+    refused: bool,
 }
 
 impl NetstringReceiver for TransformProtocol {
     fn string_received(&mut self, transport: &NetstringTransport, request: Bytes) {
         match self.answer(&request) {
             Ok(poem) => transport.send_string(poem.as_bytes()),
-            Err(why) => tracing::warn!(peer = %transport.peer(), "no reply: {why}"),
+            Err(why) if !self.refused => {
+                self.refused = true;
+                tracing::warn!(peer = %transport.peer(), "no reply: {why}");
+            }
+            Err(_) => {}
         }
         // One request, one reply: the close waits until the reply is sent.
         transport.lose_connection();

@@ -64,7 +64,7 @@ pub fn encode(payload: &[u8]) -> Bytes {
 // ANCHOR_END: encode
 
 /// What was wrong with the bytes a [`Decoder`] was fed. Each says what was
-/// expected; the bytes themselves are not kept (they may be anything).
+/// expected, and shows the one byte that was wrong where there was one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetstringError {
     /// The first byte of a string was not a digit (`:` here means the
@@ -86,29 +86,38 @@ impl fmt::Display for NetstringError {
             NetstringError::NotALength { found } => {
                 write!(
                     f,
-                    "a netstring must start with its length, not {:?}",
-                    *found as char
+                    "a netstring must start with its length, not {}",
+                    Shown(*found)
                 )
             }
             NetstringError::LeadingZero => write!(f, "a netstring length has a leading zero"),
             NetstringError::BadLength { found } => {
                 write!(
                     f,
-                    "a netstring length may hold only digits, not {:?}",
-                    *found as char
+                    "a netstring length may hold only digits, not {}",
+                    Shown(*found)
                 )
             }
             NetstringError::TooLong { limit } => {
                 write!(f, "a netstring is longer than the limit of {limit} bytes")
             }
             NetstringError::MissingComma { found } => {
-                write!(f, "a netstring must end with ',', not {:?}", *found as char)
+                write!(f, "a netstring must end with ',', not {}", Shown(*found))
             }
         }
     }
 }
 
 impl Error for NetstringError {}
+
+/// A byte as it reads in a message: `'a'`, `','`, `'\xff'`, `'\n'`.
+struct Shown(u8);
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'{}'", self.0.escape_ascii())
+    }
+}
 
 /// Where the decoder is inside the current string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +210,12 @@ impl Decoder {
                 State::Payload { length } => {
                     let wanted = length - self.payload.len();
                     let (taken, rest) = input.split_at(wanted.min(input.len()));
+                    if self.payload.is_empty() && !taken.is_empty() {
+                        // Room for exactly this string, once its first
+                        // byte is here: growing as bytes arrive could
+                        // allocate up to twice the length.
+                        self.payload = BytesMut::with_capacity(length);
+                    }
                     self.payload.extend_from_slice(taken);
                     *input = rest;
                     if self.payload.len() < length {
@@ -319,9 +334,9 @@ pub trait NetstringReceiver {
     /// several calls, in order.
     fn string_received(&mut self, transport: &NetstringTransport, string: Bytes);
 
-    /// The connection is over. A framing error from the peer arrives here
-    /// too, after [`Netstring`] has closed the connection: the reason is
-    /// then the connection's own (usually a clean close).
+    /// The connection is over. When [`Netstring`] closed it because the
+    /// peer broke the framing, `reason` is that [`NetstringError`], not
+    /// the clean close that followed.
     fn connection_lost(&mut self, reason: Failure) {
         let _ = reason;
     }
@@ -376,9 +391,10 @@ pub struct Netstring<R> {
     decoder: Decoder,
     /// Set in `connection_made`; `None` only before it.
     transport: Option<NetstringTransport>,
-    /// The peer broke the framing and we hung up: what still arrives
-    /// before the close is ignored. Set once, never cleared.
-    hung_up: bool,
+    /// The peer broke the framing this way and we hung up: what still
+    /// arrives before the close is ignored, and the receiver hears this
+    /// error as the reason the connection ended. Set once, never cleared.
+    hung_up: Option<NetstringError>,
 }
 
 impl<R: NetstringReceiver> Netstring<R> {
@@ -393,7 +409,7 @@ impl<R: NetstringReceiver> Netstring<R> {
             receiver,
             decoder: Decoder::with_max_length(max_length),
             transport: None,
-            hung_up: false,
+            hung_up: None,
         }
     }
 
@@ -418,7 +434,7 @@ impl<R: NetstringReceiver> Protocol for Netstring<R> {
         let Some(transport) = &self.transport else {
             return;
         };
-        if self.hung_up {
+        if self.hung_up.is_some() {
             return;
         }
         for string in self.decoder.feed(data) {
@@ -429,7 +445,7 @@ impl<R: NetstringReceiver> Protocol for Netstring<R> {
                     // Strings already answered stay answered; the close
                     // waits for those replies to go.
                     tracing::warn!(peer = %transport.peer(), "closing: {error}");
-                    self.hung_up = true;
+                    self.hung_up = Some(error);
                     transport.lose_connection();
                 }
             }
@@ -437,6 +453,10 @@ impl<R: NetstringReceiver> Protocol for Netstring<R> {
     }
 
     fn connection_lost(&mut self, reason: Failure) {
+        let reason = match self.hung_up {
+            Some(error) => Failure::without_backtrace(error),
+            None => reason,
+        };
         self.receiver.connection_lost(reason);
     }
 }

@@ -249,3 +249,21 @@ fn every_client_exits_1_when_a_poem_is_missing_and_0_when_all_arrive() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// `transform-test` reads its reply until the server closes, as the
+/// clients read a poem: a reset is not a reply, however much came first.
+/// It shows what arrived (it is netcat's stand-in), names the reset, and
+/// exits 1.
+#[test]
+fn transform_test_does_not_take_a_reset_for_a_reply() {
+    let reset = ResetServer::start(CUT);
+    let output = run("transform-test", &[reset.port.to_string()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(output.stdout.len(), reset.half + 1, "{stderr}");
+    let expected = format!(
+        "transform-test: the connection to 127.0.0.1:{} failed after {} bytes: {RESET}",
+        reset.port, reset.half
+    );
+    assert!(stderr.starts_with(&expected), "{stderr}");
+}

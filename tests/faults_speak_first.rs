@@ -97,3 +97,27 @@ fn proxy_1_sends_every_byte_to_a_client_that_speaks_first() {
 fn proxy_2_sends_every_byte_to_a_client_that_speaks_first() {
     check_proxy("poetry-proxy-2");
 }
+
+/// The transform server reads what its client says: that is its protocol.
+/// A client that says more than its request (a second request, or junk)
+/// still gets the whole reply, and a clean end of file. For a reply too
+/// big for the kernel's buffers, see tests/part12_transform.rs, which also
+/// shows that without a lingering close the same client gets a reset.
+#[test]
+fn transformedpoetry_sends_the_whole_reply_to_a_client_that_says_more() {
+    let program = assert_cmd::cargo::cargo_bin!("transformedpoetry");
+    let mut process = Background::start(program, &["--port", "0"]);
+    let port = port_of(&process.next_line());
+    let request = b"27:cummingsify.HERE IS MY POEM,";
+    for more in [&b"27:cummingsify.HERE IS MY POEM,"[..], &[b'x'; 40_000][..]] {
+        let said = [&request[..], more].concat();
+        let got = fetch_after_sending(("127.0.0.1", port), &said)
+            .unwrap_or_else(|error| panic!("{} bytes after the request: {error}", more.len()));
+        let whole: &[u8] = if more == request {
+            b"15:here is my poem,15:here is my poem,"
+        } else {
+            b"15:here is my poem,"
+        };
+        assert_eq!(got, whole, "{} bytes after the request", more.len());
+    }
+}

@@ -48,6 +48,10 @@ const LEAVES_CHILDREN_BEHIND: [&str; 0] = [];
 /// The poem the servers serve: a short one, so that a fetch is quick.
 const POEM: &str = "poetry/science.txt";
 
+/// What the transform server is asked, and must answer, once its stdout
+/// is closed.
+const TRANSFORM: (&[u8], &[u8]) = (b"27:cummingsify.HERE IS MY POEM,", b"15:here is my poem,");
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Close {
     /// Before the program starts: its first line already has nowhere to go.
@@ -76,6 +80,9 @@ struct Recipe {
     stdin: &'static str,
     /// A panic that is the program's own lesson.
     own_panic: Option<&'static str>,
+    /// For a server that waits to be asked: the request, and the reply it
+    /// must give. `None` for a poetry server, which must send [`POEM`].
+    ask: Option<(&'static [u8], &'static [u8])>,
     /// Servers the program talks to, stopped when the recipe is dropped.
     _servers: Vec<SlowServer>,
     _others: Vec<Background>,
@@ -92,6 +99,7 @@ fn recipe(name: &str) -> Option<Recipe> {
         args: Vec::new(),
         stdin: "",
         own_panic: None,
+        ask: None,
         _servers: Vec::new(),
         _others: Vec::new(),
     };
@@ -104,6 +112,17 @@ fn recipe(name: &str) -> Option<Recipe> {
         "fastpoetry" | "fastpoetry-tokio" => {
             recipe.kind = Kind::Server;
             recipe.args = strings(&["--port", "0", POEM]);
+        }
+        "transformedpoetry" => {
+            recipe.kind = Kind::Server;
+            recipe.args = strings(&["--port", "0"]);
+            recipe.ask = Some(TRANSFORM);
+        }
+        "transform-test" => {
+            let transforms = program("transformedpoetry");
+            let mut server = Background::start(&transforms, &["--port", "0"]);
+            recipe.args = vec![port_of(&server.next_line()).to_string()];
+            recipe._others.push(server);
         }
         "simple" => recipe.kind = Kind::Silent,
         "hello" | "stack" => recipe.kind = Kind::Forever,
@@ -222,10 +241,12 @@ fn first_line(stdout: ChildStdout) -> Result<String, String> {
         .map_err(|_| format!("no first line within {LIMIT:?}"))
 }
 
-/// A whole poem from `port`, or `None` if the server would not give one.
-fn fetch(port: u16) -> Option<Vec<u8>> {
+/// What `port` sends after `request` until it closes, or `None` if the
+/// server would not answer.
+fn fetch(port: u16, request: &[u8]) -> Option<Vec<u8>> {
     let mut socket = TcpStream::connect(("127.0.0.1", port)).ok()?;
     socket.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    socket.write_all(request).ok()?;
     let mut poem = Vec::new();
     socket.read_to_end(&mut poem).ok()?;
     Some(poem)
@@ -289,7 +310,7 @@ fn run(name: &str, close: Close) -> Result<(), String> {
             None => Err(format!("still running {PROMPT:?} after its stdout closed")),
         },
         Kind::Forever | Kind::Silent => running.wait(WATCH).map_or(Ok(()), check_status),
-        Kind::Server => serve_after_close(&mut running, &first),
+        Kind::Server => serve_after_close(&mut running, &first, recipe.ask),
     };
     // Whatever it started must have ended with it.
     let exited = matches!(running.child.try_wait(), Ok(Some(_)));
@@ -316,16 +337,22 @@ fn run(name: &str, close: Close) -> Result<(), String> {
 }
 
 /// A server whose stdout is closed: clients make it print lines. Then it
-/// must have ended with 141 (or 0), or go on serving whole poems.
+/// must have ended with 141 (or 0), or go on serving whole poems (or, for
+/// a server that is asked, whole replies to `ask`'s request).
 ///
 /// Several clients, not one: while another thread of this test is starting
 /// a program, the new process holds a copy of every descriptor of ours
 /// until it has started, the read end of this pipe included, and a write
 /// that comes in that moment still finds a reader.
-fn serve_after_close(running: &mut Running, first: &str) -> Result<(), String> {
+fn serve_after_close(
+    running: &mut Running,
+    first: &str,
+    ask: Option<(&[u8], &[u8])>,
+) -> Result<(), String> {
     const CLIENTS: usize = 10;
     let port = try_port_of(first).ok_or_else(|| format!("no port in its first line {first:?}"))?;
     let poem = std::fs::read(POEM).expect("the poem exists");
+    let (request, reply) = ask.unwrap_or((b"", &poem));
     let mut served = 0;
     let deadline = Instant::now() + PROMPT;
     while Instant::now() < deadline {
@@ -335,7 +362,7 @@ fn serve_after_close(running: &mut Running, first: &str) -> Result<(), String> {
         if served == CLIENTS {
             return Ok(());
         }
-        if fetch(port).as_deref() == Some(&poem[..]) {
+        if fetch(port, request).as_deref() == Some(reply) {
             served += 1;
         }
         thread::sleep(Duration::from_millis(20));

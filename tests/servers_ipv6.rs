@@ -103,3 +103,21 @@ fn proxy_1_listens_on_ipv6_loopback() {
 fn proxy_2_listens_on_ipv6_loopback() {
     proxies_on_ipv6("poetry-proxy-2");
 }
+
+#[test]
+fn transformedpoetry_listens_on_ipv6_loopback() {
+    if !has_ipv6_loopback() {
+        return;
+    }
+    for iface in ["::1", "[::1]"] {
+        let program = cargo_bin!("transformedpoetry");
+        let mut server = Background::start(program, &["--iface", iface, "--port", "0"]);
+        let first = server.next_line();
+        assert!(first.starts_with("Serving transforms on [::1]:"), "{first}");
+        let port = port_of(&first);
+        let request = b"27:cummingsify.HERE IS MY POEM,";
+        let got = fetch_after_sending((Ipv6Addr::LOCALHOST, port), request)
+            .unwrap_or_else(|error| panic!("--iface {iface}: {error}"));
+        assert_eq!(got, b"15:here is my poem,", "--iface {iface}");
+    }
+}

@@ -207,6 +207,8 @@ fn the_limit_can_be_changed() {
 fn errors_say_what_was_expected() {
     let shown = NetstringError::MissingComma { found: b'd' }.to_string();
     assert!(shown.contains("','") && shown.contains("'d'"), "{shown}");
+    let shown = NetstringError::NotALength { found: 0xff }.to_string();
+    assert!(shown.contains(r"'\xff'"), "{shown}");
     let shown = NetstringError::TooLong { limit: 99_999 }.to_string();
     assert!(shown.contains("99999"), "{shown}");
 }
@@ -270,14 +272,15 @@ proptest! {
         cuts in prop::collection::vec(any::<usize>(), 0..20),
     ) {
         let mut decoder = Decoder::with_max_length(limit);
-        let header = limit.to_string().len() + 1;
         for piece in chunks(&bytes, &cuts) {
             let mut input = &piece[..];
             while let Ok(Some(string)) = decoder.decode(&mut input) {
                 prop_assert!(string.len() <= limit);
-                prop_assert!(decoder.buffered() <= limit + header);
+                prop_assert!(decoder.buffered() <= limit);
             }
-            prop_assert!(decoder.buffered() <= limit + header);
+            // The length is kept as a number, not as text, so the payload
+            // is all it holds: never more than the limit, header or not.
+            prop_assert!(decoder.buffered() <= limit);
         }
     }
 }
@@ -335,6 +338,9 @@ fn a_framing_error_closes_the_connection_after_the_strings_before_it() {
     assert_eq!(*heard.borrow(), ["a"]);
     assert_eq!(transport.written(), b"1:A,");
     assert!(transport.disconnecting() && !transport.aborted());
+    // The receiver hears why: the framing error, not the clean close.
+    protocol.connection_lost(Failure::new(ConnectionDone));
+    assert_eq!(*heard.borrow(), ["a", "<lost>"]);
 }
 
 #[test]
