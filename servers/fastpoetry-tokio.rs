@@ -25,10 +25,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use mini_twisted::poetry::{excerpt, parse_port, poem_file, resolve, Checked};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::time::{timeout_at, Instant};
+use mini_twisted::poetry::{excerpt, parse_port, poem_file, Checked};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+#[path = "tokio-peer/common.rs"]
+mod common;
+use common::{linger, listen};
 
 /// Fast Poetry Server, tokio edition: sends the whole poem to every client
 /// at once, then closes the connection. The same command line and output
@@ -70,7 +73,7 @@ async fn main() -> ExitCode {
         }
     };
 
-    let listener = match listen(&options) {
+    let listener = match listen(&options.iface, options.port) {
         Ok(listener) => listener,
         Err(error) => {
             eprintln!(
@@ -119,60 +122,4 @@ async fn serve(mut socket: TcpStream, poem: Arc<[u8]>) {
         Ok(()) => linger(socket).await,
         Err(error) => eprintln!("fastpoetry-tokio: sending failed: {error}"),
     }
-}
-
-/// Give up on a lingering client that has been silent this long...
-const LINGER_IDLE: Duration = Duration::from_secs(2);
-/// ...or that is still talking this long after the poem ended...
-const LINGER_TOTAL: Duration = Duration::from_secs(10);
-/// ...or once we have thrown away this much of what it sent.
-const LINGER_BYTES: usize = 64 * 1024;
-
-/// Closes the connection without losing the poem: shut down our sending
-/// side, so that the client sees the end of the poem, then read and
-/// discard what it still sends until it closes its side, within the
-/// bounds above. Dropping a socket that holds input we never read makes
-/// Linux answer with a reset instead of an orderly close, and the reset
-/// destroys the part of the poem the client had not read yet. A client
-/// that reads to the end and closes costs one more read here; the bounds
-/// only limit what a client that never closes can hold.
-async fn linger(mut socket: TcpStream) {
-    if socket.shutdown().await.is_err() {
-        return;
-    }
-    let deadline = Instant::now() + LINGER_TOTAL;
-    let mut buffer = [0; 4096];
-    let mut discarded = 0;
-    while discarded < LINGER_BYTES {
-        let idle_end = (Instant::now() + LINGER_IDLE).min(deadline);
-        match timeout_at(idle_end, socket.read(&mut buffer)).await {
-            Ok(Ok(n)) if n > 0 => discarded += n,
-            // The client closed (0), reset, or stayed silent: done.
-            _ => break,
-        }
-    }
-}
-
-/// How many finished handshakes the kernel may queue before we accept them,
-/// the same as fastpoetry's. `TcpListener::bind` would ask for 128 (the
-/// standard library's figure, which mio and so tokio follow), and 1,000
-/// clients connecting at once would overflow that queue: the kernel drops
-/// the overflow, and those clients retry a second later.
-const BACKLOG: u32 = 1024;
-
-/// Listens on `--iface`, resolved as fastpoetry resolves it: IPv4 when a
-/// name has both (`localhost` often resolves to `::1` first), and an IPv6
-/// address taken with or without its brackets.
-fn listen(options: &Options) -> io::Result<TcpListener> {
-    let address = resolve(&options.iface, options.port)?;
-    let socket = if address.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    // As `bind` does: a restarted server may reuse the port at once, even
-    // with the last run's connections in TIME_WAIT.
-    socket.set_reuseaddr(true)?;
-    socket.bind(address)?;
-    socket.listen(BACKLOG)
 }

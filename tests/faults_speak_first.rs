@@ -105,7 +105,16 @@ fn proxy_2_sends_every_byte_to_a_client_that_speaks_first() {
 /// shows that without a lingering close the same client gets a reset.
 #[test]
 fn transformedpoetry_sends_the_whole_reply_to_a_client_that_says_more() {
-    let program = assert_cmd::cargo::cargo_bin!("transformedpoetry");
+    says_more(assert_cmd::cargo::cargo_bin!("transformedpoetry"));
+}
+
+/// Its tokio peer, which the benchmark measures beside it, does the same.
+#[test]
+fn transformedpoetry_tokio_sends_the_whole_reply_to_a_client_that_says_more() {
+    says_more(assert_cmd::cargo::cargo_bin!("transformedpoetry-tokio"));
+}
+
+fn says_more(program: &std::path::Path) {
     let mut process = Background::start(program, &["--port", "0"]);
     let port = port_of(&process.next_line());
     let request = b"27:cummingsify.HERE IS MY POEM,";

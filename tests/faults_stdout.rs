@@ -113,7 +113,7 @@ fn recipe(name: &str) -> Option<Recipe> {
             recipe.kind = Kind::Server;
             recipe.args = strings(&["--port", "0", POEM]);
         }
-        "transformedpoetry" => {
+        "transformedpoetry" | "transformedpoetry-tokio" => {
             recipe.kind = Kind::Server;
             recipe.args = strings(&["--port", "0"]);
             recipe.ask = Some(TRANSFORM);

@@ -1,6 +1,6 @@
-//! Part 11: the load generator, and the tokio server fastpoetry is measured
-//! against, run as real programs. Counts and verdicts only: how fast is
-//! `cargo bench --bench servers`'s business.
+//! Parts 11 and 12: the load generator in its three modes, and the tokio
+//! servers ours are measured against, run as real programs. Counts and
+//! verdicts only: how fast is `cargo bench --bench servers`'s business.
 
 mod common;
 
@@ -137,9 +137,17 @@ fn fastpoetry_tokio_says_which_file_it_cannot_find() {
 
 #[test]
 fn poetry_load_refuses_a_bad_command_line_before_sending_anything() {
-    let cases: [&[&str]; 6] = [
+    let not_utf8 = common::scratch("poetry-load-not-utf8").join("poem.txt");
+    std::fs::write(&not_utf8, b"caf\xe9\n").unwrap();
+    let not_utf8 = not_utf8.to_str().unwrap();
+    let cases: [&[&str]; 11] = [
         &["ten", "--poem", POEM],
         &["10000"],
+        &["10000", "--netstring"],
+        &["10000", "--netstring", "--poem", not_utf8],
+        &["10000", "--hold", "10"],
+        &["10000", "--hold", "10", "--server-pid", "1", "--netstring"],
+        &["10000", "--server-pid", "1", "--poem", POEM],
         &["10000", "--poem", "poetry/no-such-poem.txt"],
         &["10000", "--poem", POEM, "--concurrency", "0"],
         &["10000", "--poem", POEM, "--seconds", "-1"],
@@ -152,8 +160,106 @@ fn poetry_load_refuses_a_bad_command_line_before_sending_anything() {
             .timeout(LIMIT)
             .assert()
             .code(2)
+            .stdout("")
             .stderr(predicate::str::contains("panicked").not());
     }
+    cargo_bin_cmd!("poetry-load")
+        .args(["10000", "--netstring", "--poem", not_utf8])
+        .timeout(LIMIT)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("needs a poem in UTF-8"));
+}
+
+/// A transform server (Part 12) on a free port, killed when dropped.
+fn transform_server(name: &str) -> (Background, u16) {
+    let program = match name {
+        "transformedpoetry" => assert_cmd::cargo::cargo_bin!("transformedpoetry"),
+        _ => assert_cmd::cargo::cargo_bin!("transformedpoetry-tokio"),
+    };
+    let mut server = Background::start(program, &["--port", "0"]);
+    let first = server.next_line();
+    let port = port_of(&first);
+    assert_eq!(first, format!("Serving transforms on 127.0.0.1:{port}."));
+    (server, port)
+}
+
+#[test]
+fn netstring_mode_checks_every_reply_of_both_transform_servers() {
+    for name in ["transformedpoetry", "transformedpoetry-tokio"] {
+        let (_server, port) = transform_server(name);
+        let run = poetry_load(&[
+            &port.to_string(),
+            "--netstring",
+            "--concurrency",
+            "10",
+            "--max-connections",
+            "300",
+            "--poem",
+            POEM,
+        ]);
+        assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
+        assert_eq!(run.count("connections"), 300, "{name}");
+        assert_eq!(run.count("errors"), 0, "{name}");
+    }
+}
+
+#[test]
+fn netstring_mode_refuses_a_reply_that_is_not_the_lowered_poem() {
+    // fastpoetry-tokio answers anything with the raw poem, not a netstring.
+    let (_server, port) = tokio_server(POEM);
+    let run = poetry_load(&[
+        &port.to_string(),
+        "--netstring",
+        "--max-connections",
+        "10",
+        "--poem",
+        POEM,
+    ]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.count("connections"), 0);
+    assert_eq!(run.count("mismatched"), 10, "{}", run.stderr);
+}
+
+/// poetry-load holding `count` idle connections to the server `pid` on `port`.
+fn hold(port: u16, pid: u32, count: &str) -> Run {
+    poetry_load(&[
+        &port.to_string(),
+        "--hold",
+        count,
+        "--server-pid",
+        &pid.to_string(),
+        "--seconds",
+        "0.2",
+    ])
+}
+
+#[test]
+fn hold_mode_holds_idle_connections_and_reads_the_server() {
+    for name in ["transformedpoetry", "transformedpoetry-tokio"] {
+        let (server, port) = transform_server(name);
+        let run = hold(port, server.pid(), "50");
+        assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
+        assert_eq!(run.count("held"), 50, "{name}");
+        assert_eq!(run.count("errors"), 0, "{name}");
+        // Each held connection is a descriptor in the server.
+        assert!(
+            run.count("fds_held") >= run.count("fds_before") + 50,
+            "{name}: {:?}",
+            run.result
+        );
+        assert!(run.count("rss_held_kb") > 0, "{name}");
+    }
+}
+
+#[test]
+fn hold_mode_counts_a_server_that_speaks_to_an_idle_connection() {
+    // fastpoetry-tokio sends the poem to every client and closes.
+    let (server, port) = tokio_server(POEM);
+    let run = hold(port, server.pid(), "5");
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.count("held"), 0);
+    assert_eq!(run.count("errors"), 5, "{}", run.stderr);
 }
 
 #[test]

@@ -109,8 +109,11 @@ fn transformedpoetry_listens_on_ipv6_loopback() {
     if !has_ipv6_loopback() {
         return;
     }
-    for iface in ["::1", "[::1]"] {
-        let program = cargo_bin!("transformedpoetry");
+    for (iface, program) in [
+        ("::1", cargo_bin!("transformedpoetry")),
+        ("[::1]", cargo_bin!("transformedpoetry")),
+        ("::1", cargo_bin!("transformedpoetry-tokio")),
+    ] {
         let mut server = Background::start(program, &["--iface", iface, "--port", "0"]);
         let first = server.next_line();
         assert!(first.starts_with("Serving transforms on [::1]:"), "{first}");

@@ -8,6 +8,16 @@
 //! long each took from the start of its connect to the end of its poem, and
 //! every error by kind.
 //!
+//! Two more modes serve Part 12's benchmark:
+//!
+//! - `--netstring` speaks to a transformation server: each connection sends
+//!   `cummingsify.POEM` as a netstring and must get back the netstring of
+//!   the poem in lower case, byte for byte, then the close.
+//! - `--hold N --server-pid PID` measures what an idle connection costs a
+//!   server: it opens N connections, sends nothing, holds them for
+//!   `--seconds`, and reads the server's memory and open descriptors from
+//!   `/proc/PID` before and while they are held.
+//!
 //! It uses neither our framework nor tokio, so that it treats the servers it
 //! compares (`fastpoetry` on mini-twisted, `fastpoetry-tokio`, and the
 //! Twisted original) in exactly the same way. One thread, one `mio::Poll`.
@@ -16,6 +26,8 @@
 //!
 //! ```text
 //! cargo run --release --bin poetry-load -- 10000 --concurrency 100 --seconds 5 --poem poetry/ecstasy.txt
+//! cargo run --release --bin poetry-load -- 10001 --netstring --poem poetry/ecstasy.txt
+//! cargo run --release --bin poetry-load -- 10001 --hold 1000 --server-pid "$(pgrep -n transformedpoe)"
 //! ```
 //!
 //! The last line starts with `RESULT ` and holds `key=value` pairs for
@@ -28,7 +40,7 @@
 
 use std::collections::VecDeque;
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +48,7 @@ use std::time::{Duration, Instant};
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
+use mini_twisted::netstring;
 use mini_twisted::poetry::{check_poem_file, excerpt, parse_run_seconds, Address, Checked};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -67,8 +80,9 @@ const SPARE_DESCRIPTORS: u64 = 32;
                   bytes), timeouts (silent for 10 s, or still open 5 s after the run), \
                   no_port (no free local port) and other. The last line starts with \
                   RESULT and holds key=value pairs for scripts.\n\n\
-                  Exit status: 0 when every connection delivered the poem, 1 when any \
-                  failed, 2 when the command line is wrong."
+                  Exit status: 0 when every connection delivered the poem (with --hold: \
+                  stayed open and silent), 1 when any failed, 2 when the command line \
+                  is wrong."
 )]
 struct Options {
     /// The server, as [host:]port; the host defaults to 127.0.0.1 and must
@@ -87,30 +101,71 @@ struct Options {
 
     /// The file the server serves: every connection must deliver exactly
     /// its bytes, no more and no fewer
-    #[arg(long, value_name = "FILE")]
-    poem: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "hold")]
+    poem: Option<PathBuf>,
 
     /// Start no more than this many connections in all, even if time
     /// remains (to keep tests short)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: Option<u64>,
+
+    /// Speak to a transformation server (Part 12): send `cummingsify.POEM`
+    /// as a netstring, and expect the netstring of the poem in lower case
+    #[arg(long, conflicts_with = "hold")]
+    netstring: bool,
+
+    /// Instead of fetching, open N connections, send nothing, and hold them
+    /// for --seconds, reading the server's memory and descriptors from /proc
+    #[arg(long, value_name = "N", requires = "server_pid",
+          conflicts_with_all = ["concurrency", "max_connections"],
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    hold: Option<u32>,
+
+    /// The server's process id, for --hold: whose /proc/PID to read
+    #[arg(long, value_name = "PID", requires = "hold",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    server_pid: Option<u32>,
+}
+
+/// What each connection sends, and what it must receive before the close.
+struct Exchange {
+    request: Vec<u8>,
+    expected: Vec<u8>,
+    /// What `expected` is, for the first line of the report.
+    described: String,
 }
 
 fn main() -> ExitCode {
     mini_twisted::log::init();
     let options = Options::parse();
-    let (target, poem) = check_usage(&options);
-    println!(
-        "poetry-load: {target}, concurrency {}, {} s, every poem checked against {} ({} bytes)",
-        options.concurrency,
-        options.seconds.as_secs_f64(),
-        options.poem.display(),
-        poem.len()
-    );
-    match run(&options, target, &poem) {
-        Ok(tally) => {
-            tally.report();
-            if tally.errors() == 0 {
+    let target = check_usage(&options);
+    let outcome = match (options.hold, options.server_pid) {
+        (Some(count), Some(pid)) => {
+            println!(
+                "poetry-load: {target}, holding {count} idle connections for {} s, \
+                 reading /proc/{pid}",
+                options.seconds.as_secs_f64()
+            );
+            hold(target, count as usize, options.seconds, pid).map(|held| held.report())
+        }
+        _ => {
+            let exchange = exchange(&options);
+            println!(
+                "poetry-load: {target}, concurrency {}, {} s, every reply checked against {} ({} bytes)",
+                options.concurrency,
+                options.seconds.as_secs_f64(),
+                exchange.described,
+                exchange.expected.len()
+            );
+            run(&options, target, &exchange).map(|tally| {
+                tally.report();
+                tally.errors()
+            })
+        }
+    };
+    match outcome {
+        Ok(errors) => {
+            if errors == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -123,14 +178,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// The server's address and the poem, or a usage error (exit code 2) that
-/// says what is wrong with the command line.
-fn check_usage(options: &Options) -> (SocketAddr, Vec<u8>) {
-    let usage = |message: String| -> ! {
-        Options::command()
-            .error(ErrorKind::ValueValidation, message)
-            .exit()
-    };
+/// A usage error (exit code 2) that says what is wrong with the command
+/// line.
+fn usage(message: String) -> ! {
+    Options::command()
+        .error(ErrorKind::ValueValidation, message)
+        .exit()
+}
+
+/// The server's address, or a usage error.
+fn check_usage(options: &Options) -> SocketAddr {
     let server = excerpt(&options.server.to_string());
     let target = match options.server.resolve() {
         Ok(target) => target,
@@ -141,31 +198,66 @@ fn check_usage(options: &Options) -> (SocketAddr, Vec<u8>) {
             "{server} is not on this machine: poetry-load only sends to loopback addresses such as 127.0.0.1"
         ));
     }
-    // The servers' own check: reading a named pipe or a device would hang
-    // or never end before the first connection.
-    if let Err(message) = check_poem_file(&options.poem) {
-        usage(message);
-    }
-    let poem = match fs::read(&options.poem) {
-        Ok(poem) => poem,
-        Err(error) => usage(format!(
-            "cannot read {}: {error}",
-            excerpt(&options.poem.to_string_lossy())
-        )),
-    };
     // Running out of descriptors mid-run would turn a question about the
     // server into one about this machine: refuse up front instead.
-    let needed = u64::from(options.concurrency) + SPARE_DESCRIPTORS;
+    let (option, count) = match options.hold {
+        Some(count) => ("--hold", count),
+        None => ("--concurrency", options.concurrency),
+    };
+    let needed = u64::from(count) + SPARE_DESCRIPTORS;
     if let Some(limit) = open_files_limit() {
         if limit < needed {
             usage(format!(
-                "--concurrency {} needs about {needed} open files, but the limit is {limit}; \
-                 lower it, or raise the limit with `ulimit -n {needed}`",
-                options.concurrency
+                "{option} {count} needs about {needed} open files, but the limit is {limit}; \
+                 lower it, or raise the limit with `ulimit -n {needed}`"
             ));
         }
     }
-    (target, poem)
+    target
+}
+
+/// The request and the reply of each connection, from `--poem` (which
+/// clap has made sure is there unless `--hold` is), or a usage error.
+fn exchange(options: &Options) -> Exchange {
+    let path = options.poem.clone().unwrap_or_default();
+    let shown = excerpt(&path.to_string_lossy());
+    // The servers' own check: reading a named pipe or a device would hang
+    // or never end before the first connection.
+    if let Err(message) = check_poem_file(&path) {
+        usage(message);
+    }
+    let poem = match fs::read(&path) {
+        Ok(poem) => poem,
+        Err(error) => usage(format!("cannot read {shown}: {error}")),
+    };
+    if !options.netstring {
+        return Exchange {
+            request: Vec::new(),
+            expected: poem,
+            described: shown,
+        };
+    }
+    // The transform server lowers text, so the poem must be text; and its
+    // request must fit in a netstring the server accepts.
+    let Ok(text) = String::from_utf8(poem) else {
+        usage(format!(
+            "--netstring needs a poem in UTF-8, and {shown} is not"
+        ));
+    };
+    let request = format!("cummingsify.{text}");
+    if request.len() > netstring::MAX_LENGTH {
+        usage(format!(
+            "--netstring sends the poem in one netstring of at most {} bytes, \
+             and cummingsify.{shown} takes {}",
+            netstring::MAX_LENGTH,
+            request.len()
+        ));
+    }
+    Exchange {
+        request: netstring::encode(request.as_bytes()).to_vec(),
+        expected: netstring::encode(text.to_lowercase().as_bytes()).to_vec(),
+        described: format!("the netstring of {shown} in lower case"),
+    }
 }
 
 /// The soft limit on open files from `/proc/self/limits`; `None` when it is
@@ -189,6 +281,8 @@ struct Connection {
     started: Instant,
     /// When it last made progress, for [`IDLE_LIMIT`].
     heard: Instant,
+    /// Bytes of the request sent so far (there is none but in --netstring).
+    sent: usize,
     /// Bytes received so far; compared with the poem as they arrive.
     received: usize,
     /// Where the bytes first differed from the poem, if they have.
@@ -262,6 +356,18 @@ struct Tally {
 }
 
 impl Tally {
+    fn new(concurrency: u32) -> Tally {
+        Tally {
+            concurrency,
+            started: 0,
+            completed: 0,
+            latencies: Vec::new(),
+            failures: [0; 6],
+            examples: Default::default(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
     fn fail(&mut self, failure: Failure, message: String) {
         let kind = failure as usize;
         self.failures[kind] += 1;
@@ -285,10 +391,12 @@ struct Load {
     /// long as every other, so the queue stays in order of its deadlines.
     paused: VecDeque<(Instant, usize)>,
     max_connections: Option<u64>,
+    /// Readable only, unless there is a request to send.
+    interest: Interest,
     tally: Tally,
 }
 
-fn run(options: &Options, target: SocketAddr, poem: &[u8]) -> io::Result<Tally> {
+fn run(options: &Options, target: SocketAddr, exchange: &Exchange) -> io::Result<Tally> {
     let concurrency = options.concurrency as usize;
     let mut load = Load {
         poll: Poll::new()?,
@@ -297,15 +405,12 @@ fn run(options: &Options, target: SocketAddr, poem: &[u8]) -> io::Result<Tally> 
         open: 0,
         paused: VecDeque::new(),
         max_connections: options.max_connections,
-        tally: Tally {
-            concurrency: options.concurrency,
-            started: 0,
-            completed: 0,
-            latencies: Vec::new(),
-            failures: [0; 6],
-            examples: Default::default(),
-            elapsed: Duration::ZERO,
+        interest: if exchange.request.is_empty() {
+            Interest::READABLE
+        } else {
+            Interest::READABLE | Interest::WRITABLE
         },
+        tally: Tally::new(options.concurrency),
     };
     let mut events = Events::with_capacity(1024);
     // Big enough for a whole poem in one read most of the time.
@@ -368,10 +473,18 @@ fn run(options: &Options, target: SocketAddr, poem: &[u8]) -> io::Result<Tally> 
 
         for event in &events {
             let slot = event.token().0;
-            let progress = match load.slots.get_mut(slot).and_then(Option::as_mut) {
-                Some(connection) => read_poem(connection, &mut buffer, poem, event.is_error()),
-                None => continue, // an event for a connection already closed
+            let Some(connection) = load.slots.get_mut(slot).and_then(Option::as_mut) else {
+                continue; // an event for a connection already closed
             };
+            let mut progress = send_request(connection, &exchange.request);
+            if matches!(progress, Progress::Waiting) {
+                progress = read_poem(
+                    connection,
+                    &mut buffer,
+                    &exchange.expected,
+                    event.is_error(),
+                );
+            }
             if !matches!(progress, Progress::Waiting) {
                 load.finish(slot, progress);
                 load.start_if(slot, starting);
@@ -387,6 +500,31 @@ fn run(options: &Options, target: SocketAddr, poem: &[u8]) -> io::Result<Tally> 
 
     load.tally.elapsed = begin.elapsed();
     Ok(load.tally)
+}
+
+/// Sends what is left of the request, as far as the socket takes it. A
+/// socket still connecting says so (WouldBlock or NotConnected); its
+/// writable event comes when it is connected.
+fn send_request(connection: &mut Connection, request: &[u8]) -> Progress {
+    while let Some(rest) = request
+        .get(connection.sent..)
+        .filter(|rest| !rest.is_empty())
+    {
+        match connection.socket.write(rest) {
+            Ok(n) => connection.sent += n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected
+                ) =>
+            {
+                break
+            }
+            Err(error) => return Progress::Failed(Failure::of(&error), error.to_string()),
+        }
+    }
+    Progress::Waiting
 }
 
 /// Reads what has arrived, checking it against the poem. Reads until the
@@ -414,7 +552,7 @@ fn read_poem(
                     return Progress::Failed(
                         Failure::Mismatched,
                         format!(
-                            "got more than the poem's {} bytes, starting at byte {}",
+                            "got more than the {} bytes expected, starting at byte {}",
                             poem.len(),
                             connection.differs_at.unwrap_or(poem.len())
                         ),
@@ -462,7 +600,7 @@ fn judge(connection: &Connection, poem: &[u8]) -> Progress {
         None => Progress::Failed(
             Failure::Mismatched,
             format!(
-                "the connection ended after {} of the poem's {} bytes",
+                "the connection ended after {} of the {} bytes expected",
                 connection.received,
                 poem.len()
             ),
@@ -470,7 +608,7 @@ fn judge(connection: &Connection, poem: &[u8]) -> Progress {
         Some(at) => Progress::Failed(
             Failure::Mismatched,
             format!(
-                "got {} bytes that differ from the poem's {} from byte {at} on",
+                "got {} bytes that differ from the {} expected from byte {at} on",
                 connection.received,
                 poem.len()
             ),
@@ -497,7 +635,7 @@ impl Load {
         let connected = TcpStream::connect(self.target).and_then(|mut socket| {
             self.poll
                 .registry()
-                .register(&mut socket, Token(slot), Interest::READABLE)?;
+                .register(&mut socket, Token(slot), self.interest)?;
             Ok(socket)
         });
         match connected {
@@ -506,6 +644,7 @@ impl Load {
                     socket,
                     started,
                     heard: started,
+                    sent: 0,
                     received: 0,
                     differs_at: None,
                 });
@@ -569,6 +708,246 @@ impl Load {
 }
 
 // ---------------------------------------------------------------------------
+// Holding idle connections (--hold).
+// ---------------------------------------------------------------------------
+
+/// How many connects --hold keeps in progress at once. A burst far beyond
+/// the server's listen queue would only be dropped by the kernel and
+/// retried a second later.
+const CONNECTS_IN_FLIGHT: usize = 256;
+/// How long --hold may take to open its connections and see the server
+/// accept them all.
+const OPEN_LIMIT: Duration = Duration::from_secs(30);
+/// How often --hold looks at the server's descriptors while it waits for
+/// the server to accept.
+const ACCEPT_CHECK: Duration = Duration::from_millis(20);
+
+/// What `/proc/PID` says about the server at one moment.
+#[derive(Clone, Copy)]
+struct Sample {
+    /// Resident memory (`VmRSS`), in kB.
+    rss_kb: u64,
+    /// The anonymous part of it (`RssAnon`): the heap and the stacks,
+    /// without the program's own pages.
+    anon_kb: u64,
+    /// Open descriptors: the entries of `/proc/PID/fd`.
+    fds: u64,
+}
+
+fn sample(pid: u32) -> io::Result<Sample> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> io::Result<u64> {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| io::Error::other(format!("/proc/{pid}/status has no {name}")))
+    };
+    let fds = fs::read_dir(format!("/proc/{pid}/fd"))?.count() as u64;
+    Ok(Sample {
+        rss_kb: field("VmRSS:")?,
+        anon_kb: field("RssAnon:")?,
+        fds,
+    })
+}
+
+/// What a hold found.
+struct Held {
+    tally: Tally,
+    /// Connections open through the whole hold.
+    held: usize,
+    before: Sample,
+    during: Sample,
+    seconds: f64,
+}
+
+/// One connection of a hold.
+enum Idle {
+    Connecting(TcpStream),
+    Open(TcpStream),
+    /// Never opened, or failed (and counted).
+    Gone,
+}
+
+// ANCHOR: hold
+/// Opens `count` connections to `target`, sends nothing, and holds them
+/// for `seconds` once the server has accepted them all; reads the server's
+/// `/proc/PID` before the first connection and at the end of the hold.
+fn hold(target: SocketAddr, count: usize, seconds: Duration, pid: u32) -> io::Result<Held> {
+    let before = sample(pid)?;
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(1024);
+    let mut idle: Vec<Idle> = Vec::with_capacity(count);
+    let mut tally = Tally::new(count as u32);
+    let mut connecting = 0;
+
+    // Open them, a window of connects at a time.
+    let open_by = Instant::now() + OPEN_LIMIT;
+    while (idle.len() < count || connecting > 0) && Instant::now() < open_by {
+        while idle.len() < count && connecting < CONNECTS_IN_FLIGHT {
+            tally.started += 1;
+            let token = Token(idle.len());
+            let opened = TcpStream::connect(target).and_then(|mut socket| {
+                let interest = Interest::READABLE | Interest::WRITABLE;
+                poll.registry().register(&mut socket, token, interest)?;
+                Ok(socket)
+            });
+            match opened {
+                Ok(socket) => {
+                    idle.push(Idle::Connecting(socket));
+                    connecting += 1;
+                }
+                Err(error) => {
+                    tally.fail(Failure::of(&error), error.to_string());
+                    idle.push(Idle::Gone);
+                }
+            }
+        }
+        poll_quietly(&mut poll, &mut events, open_by)?;
+        for event in &events {
+            let slot = event.token().0;
+            let was_connecting = matches!(idle[slot], Idle::Connecting(_));
+            idle[slot] = settle(std::mem::replace(&mut idle[slot], Idle::Gone), &mut tally);
+            if was_connecting && !matches!(idle[slot], Idle::Connecting(_)) {
+                connecting -= 1;
+            }
+        }
+    }
+    for connection in &mut idle {
+        if matches!(connection, Idle::Connecting(_)) {
+            let message = format!("not connected within {} s", OPEN_LIMIT.as_secs());
+            tally.fail(Failure::TimedOut, message);
+            *connection = Idle::Gone;
+        }
+    }
+
+    // The kernel completes a connection before the server accepts it: wait
+    // until the server holds a descriptor for every one.
+    let open = |idle: &[Idle]| idle.iter().filter(|c| matches!(c, Idle::Open(_))).count();
+    while sample(pid)?.fds < before.fds + open(&idle) as u64 && Instant::now() < open_by {
+        poll_quietly(&mut poll, &mut events, Instant::now() + ACCEPT_CHECK)?;
+        watch(&events, &mut idle, &mut tally);
+    }
+
+    // The hold itself: any word from the server now is an error.
+    let begin = Instant::now();
+    let end = begin + seconds;
+    while Instant::now() < end {
+        poll_quietly(&mut poll, &mut events, end)?;
+        watch(&events, &mut idle, &mut tally);
+    }
+    let during = sample(pid)?;
+    tally.elapsed = begin.elapsed();
+    let held = open(&idle);
+    tally.completed = held as u64;
+    Ok(Held {
+        tally,
+        held,
+        before,
+        during,
+        seconds: seconds.as_secs_f64(),
+    })
+}
+// ANCHOR_END: hold
+
+/// Waits for events until `until`; a signal's interruption is no event.
+fn poll_quietly(poll: &mut Poll, events: &mut Events, until: Instant) -> io::Result<()> {
+    let timeout = until.saturating_duration_since(Instant::now());
+    match poll.poll(events, Some(timeout)) {
+        Err(error) if error.kind() == io::ErrorKind::Interrupted => {
+            events.clear();
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Settles every connection an event names.
+fn watch(events: &Events, idle: &mut [Idle], tally: &mut Tally) {
+    for event in events {
+        if let Some(connection) = idle.get_mut(event.token().0) {
+            *connection = settle(std::mem::replace(connection, Idle::Gone), tally);
+        }
+    }
+}
+
+/// What an event means for one connection of a hold: a connect that ended
+/// (open, or failed), or, for an open one, a server that said something.
+fn settle(connection: Idle, tally: &mut Tally) -> Idle {
+    let failure = |error: io::Error| (Failure::of(&error), error.to_string());
+    let verdict = match connection {
+        Idle::Gone => return Idle::Gone,
+        Idle::Connecting(socket) => match socket.take_error() {
+            Ok(None) => match socket.peer_addr() {
+                Ok(_) => return settle(Idle::Open(socket), tally),
+                Err(error) if error.kind() == io::ErrorKind::NotConnected => {
+                    return Idle::Connecting(socket)
+                }
+                Err(error) => failure(error),
+            },
+            Ok(Some(error)) | Err(error) => failure(error),
+        },
+        Idle::Open(mut socket) => match socket.read(&mut [0; 1]) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Idle::Open(socket),
+            Ok(0) => (
+                Failure::Reset,
+                "the server closed a connection that had sent nothing".to_string(),
+            ),
+            Ok(_) => (
+                Failure::Mismatched,
+                "the server sent bytes to a connection that had asked for nothing".to_string(),
+            ),
+            Err(error) => failure(error),
+        },
+    };
+    tally.fail(verdict.0, verdict.1);
+    Idle::Gone
+}
+
+impl Held {
+    /// Prints what the hold found; the number of errors.
+    fn report(&self) -> u64 {
+        let per_connection = |before: u64, during: u64| -> Option<f64> {
+            (self.held > 0).then(|| (during as f64 - before as f64) * 1024.0 / self.held as f64)
+        };
+        let rss = per_connection(self.before.rss_kb, self.during.rss_kb);
+        let anon = per_connection(self.before.anon_kb, self.during.anon_kb);
+        let bytes = |value: Option<f64>| value.map_or("na".to_string(), |b| format!("{b:.0}"));
+        println!(
+            "held         {} idle connections for {:.2} s ({} opened)",
+            self.held, self.seconds, self.tally.started
+        );
+        println!(
+            "server RSS   {} kB before, {} kB held: {} bytes per connection ({} anonymous)",
+            self.before.rss_kb,
+            self.during.rss_kb,
+            bytes(rss),
+            bytes(anon)
+        );
+        println!(
+            "server fds   {} before, {} held",
+            self.before.fds, self.during.fds
+        );
+        let mut pairs = vec![
+            format!("held={}", self.held),
+            format!("seconds={:.3}", self.seconds),
+            format!("started={}", self.tally.started),
+            format!("rss_before_kb={}", self.before.rss_kb),
+            format!("rss_held_kb={}", self.during.rss_kb),
+            format!("anon_before_kb={}", self.before.anon_kb),
+            format!("anon_held_kb={}", self.during.anon_kb),
+            format!("bytes_per_connection={}", bytes(rss)),
+            format!("anon_bytes_per_connection={}", bytes(anon)),
+            format!("fds_before={}", self.before.fds),
+            format!("fds_held={}", self.during.fds),
+        ];
+        pairs.extend(self.tally.report_errors());
+        println!("RESULT {}", pairs.join(" "));
+        self.tally.errors()
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The report.
 // ---------------------------------------------------------------------------
 
@@ -607,21 +986,7 @@ impl Tally {
             ms(p99),
             ms(max)
         );
-        let errors = self.errors();
-        if errors == 0 {
-            println!("errors       0");
-        } else {
-            let kinds: Vec<String> = FAILURES
-                .iter()
-                .map(|&(failure, name)| format!("{name} {}", self.failures[failure as usize]))
-                .collect();
-            println!("errors       {errors}: {}", kinds.join(", "));
-            for &(failure, name) in &FAILURES {
-                if let Some(example) = &self.examples[failure as usize] {
-                    eprintln!("poetry-load: {name}, for example: {example}");
-                }
-            }
-        }
+        let errors = self.report_errors();
 
         let number = |value: Option<f64>| value.map_or("na".to_string(), |ms| format!("{ms:.3}"));
         let mut pairs = vec![
@@ -637,12 +1002,34 @@ impl Tally {
                 cpu.map_or("na".to_string(), |s| format!("{s:.2}"))
             ),
             format!("started={}", self.started),
-            format!("errors={errors}"),
         ];
+        pairs.extend(errors);
+        println!("RESULT {}", pairs.join(" "));
+    }
+
+    /// Prints the `errors` line, and an example of each kind on stderr;
+    /// returns the RESULT pairs that count them.
+    fn report_errors(&self) -> Vec<String> {
+        let errors = self.errors();
+        if errors == 0 {
+            println!("errors       0");
+        } else {
+            let kinds: Vec<String> = FAILURES
+                .iter()
+                .map(|&(failure, name)| format!("{name} {}", self.failures[failure as usize]))
+                .collect();
+            println!("errors       {errors}: {}", kinds.join(", "));
+            for &(failure, name) in &FAILURES {
+                if let Some(example) = &self.examples[failure as usize] {
+                    eprintln!("poetry-load: {name}, for example: {example}");
+                }
+            }
+        }
+        let mut pairs = vec![format!("errors={errors}")];
         for &(failure, name) in &FAILURES {
             pairs.push(format!("{name}={}", self.failures[failure as usize]));
         }
-        println!("RESULT {}", pairs.join(" "));
+        pairs
     }
 }
 
