@@ -794,11 +794,12 @@ impl Bench<'_> {
             seconds.as_secs_f64()
         );
         println!(
-            "  {:<13} {:>6} {:>7} {:>12} {:>12} {:>10} {:>10} {:>8}",
+            "  {:<13} {:>6} {:>7} {:>12} {:>13} {:>12} {:>10} {:>10} {:>8}",
             "server",
             "held",
             "errors",
             "base RSS kB",
+            "base anon kB",
             "held RSS kB",
             "bytes/conn",
             "anon/conn",
@@ -834,11 +835,12 @@ impl Bench<'_> {
             self.total_errors += errors;
             self.verified &= errors == 0;
             println!(
-                "  {:<13} {:>6} {:>7} {:>12} {:>12} {:>10} {:>10} {:>8}",
+                "  {:<13} {:>6} {:>7} {:>12} {:>13} {:>12} {:>10} {:>10} {:>8}",
                 server.name,
                 decimal(at("held"), 0),
                 errors,
                 decimal(at("rss_before_kb"), 0),
+                decimal(at("anon_before_kb"), 0),
                 decimal(at("rss_held_kb"), 0),
                 decimal(at("bytes_per_connection"), 0),
                 decimal(at("anon_bytes_per_connection"), 0),
@@ -873,9 +875,11 @@ impl Bench<'_> {
             }
         }
         println!(
-            "base RSS: the server's resident memory before the first connection, shared\n\
-             library pages included; bytes/conn: what the resident memory grew by, over the\n\
-             connections held; anon/conn: the same for anonymous memory (heap and stacks)."
+            "base RSS: the server's resident memory before the first connection, pages of\n\
+             shared libraries and of the program file included; base anon: the anonymous\n\
+             part of it (heap and stacks), the server's own; bytes/conn: what the resident\n\
+             memory grew by, over the connections held; anon/conn: the same for anonymous\n\
+             memory."
         );
     }
     // ANCHOR_END: hold
