@@ -63,7 +63,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -630,23 +630,31 @@ impl Bench<'_> {
         }
     }
 
-    /// Starts `server` on a free port: the guard that kills it, its pid,
-    /// its port, and its stderr as it comes.
-    fn start(&self, server: &[OsString]) -> Result<Started, String> {
-        let mut args = server.to_vec();
-        args.extend(["--port".into(), "0".into()]);
-        let mut command = self.placement.command(0, &args);
+    /// Starts `program_and_args` on `cpu`, from the repository's root: the
+    /// guard that kills it, its stdout's lines, and the first lines of its
+    /// stderr as they come.
+    fn spawn(&self, cpu: u32, program_and_args: &[OsString]) -> Result<Spawned, String> {
+        let mut command = self.placement.command(cpu, program_and_args);
         command
             .current_dir(self.root)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let child = command
             .spawn()
-            .map_err(|error| format!("cannot start {}: {error}", show(&args)))?;
+            .map_err(|error| format!("cannot start {}: {error}", show(program_and_args)))?;
         let mut guard = Guard(child);
-        let pid = guard.0.id();
         let lines = line_reader(guard.0.stdout.take());
         let complaints = keep_stderr(guard.0.stderr.take());
+        Ok((guard, lines, complaints))
+    }
+
+    /// Starts `server` on a free port: the guard that kills it, its pid,
+    /// its port, and its stderr as it comes.
+    fn start(&self, server: &[OsString]) -> Result<Started, String> {
+        let mut args = server.to_vec();
+        args.extend(["--port".into(), "0".into()]);
+        let (mut guard, lines, complaints) = self.spawn(0, &args)?;
+        let pid = guard.0.id();
 
         let first = match lines.recv_timeout(START_LIMIT) {
             Ok(line) => line,
@@ -727,17 +735,7 @@ impl Bench<'_> {
             format!("127.0.0.1:{port}").into(),
         ];
         all.extend_from_slice(args);
-        let mut command = self.placement.command(1, &all);
-        command
-            .current_dir(self.root)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let child = command
-            .spawn()
-            .map_err(|error| format!("cannot start poetry-load: {error}"))?;
-        let mut load = Guard(child);
-        let lines = line_reader(load.0.stdout.take());
-        let complaints = keep_stderr(load.0.stderr.take());
+        let (mut load, lines, complaints) = self.spawn(1, &all)?;
 
         let deadline = Instant::now() + seconds + LOAD_GRACE;
         let mut result = None;
@@ -884,6 +882,9 @@ impl Bench<'_> {
     }
     // ANCHOR_END: hold
 }
+
+/// A child process: its guard, its stdout's lines, its stderr's first lines.
+type Spawned = (Guard, Receiver<String>, Arc<Mutex<Vec<String>>>);
 
 /// A server that has printed its port.
 struct Started {

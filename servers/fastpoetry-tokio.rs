@@ -22,16 +22,15 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Parser;
-use mini_twisted::poetry::{excerpt, parse_port, poem_file, Checked};
+use mini_twisted::poetry::{parse_port, poem_file, Checked};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 #[path = "tokio-peer/common.rs"]
 mod common;
-use common::{linger, listen};
+use common::{accept, linger, listen};
 
 /// Fast Poetry Server, tokio edition: sends the whole poem to every client
 /// at once, then closes the connection. The same command line and output
@@ -73,21 +72,10 @@ async fn main() -> ExitCode {
         }
     };
 
-    let listener = match listen(&options.iface, options.port) {
-        Ok(listener) => listener,
+    let (listener, address) = match listen(&options.iface, options.port) {
+        Ok(listening) => listening,
         Err(error) => {
-            eprintln!(
-                "fastpoetry-tokio: cannot listen on {}:{}: {error}",
-                excerpt(&options.iface),
-                options.port
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    let address = match listener.local_addr() {
-        Ok(address) => address,
-        Err(error) => {
-            eprintln!("fastpoetry-tokio: cannot read the listening address: {error}");
+            eprintln!("fastpoetry-tokio: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -98,17 +86,7 @@ async fn main() -> ExitCode {
 
     // ANCHOR: accept_loop
     loop {
-        let (socket, _peer) = match listener.accept().await {
-            Ok(connection) => connection,
-            Err(error) => {
-                // Out of file descriptors, for instance. The connections
-                // already open will close and free some: wait a little
-                // rather than spin on the same error.
-                eprintln!("fastpoetry-tokio: accept failed: {error}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        let socket = accept(&listener, "fastpoetry-tokio").await;
         let poem = Arc::clone(&poem);
         tokio::spawn(serve(socket, poem));
     }

@@ -28,17 +28,16 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use mini_twisted::netstring::{encode, Decoder};
-use mini_twisted::poetry::{excerpt, parse_port, Checked};
+use mini_twisted::poetry::{parse_port, Checked};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 #[path = "tokio-peer/common.rs"]
 mod common;
-use common::{linger, listen};
+use common::{accept, linger, listen};
 
 /// Poetry Transform Server, tokio edition: answers `name.poem` netstrings
 /// with the transformed poem (the one transform is `cummingsify`). The same
@@ -60,21 +59,10 @@ struct Options {
 async fn main() -> ExitCode {
     mini_twisted::log::init();
     let options = Options::parse();
-    let listener = match listen(&options.iface, options.port) {
-        Ok(listener) => listener,
+    let (listener, address) = match listen(&options.iface, options.port) {
+        Ok(listening) => listening,
         Err(error) => {
-            eprintln!(
-                "transformedpoetry-tokio: cannot listen on {}:{}: {error}",
-                excerpt(&options.iface),
-                options.port
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    let address = match listener.local_addr() {
-        Ok(address) => address,
-        Err(error) => {
-            eprintln!("transformedpoetry-tokio: cannot read the listening address: {error}");
+            eprintln!("transformedpoetry-tokio: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -82,16 +70,8 @@ async fn main() -> ExitCode {
     let _ = io::stdout().flush();
 
     loop {
-        match listener.accept().await {
-            Ok((socket, _peer)) => {
-                tokio::spawn(serve(socket));
-            }
-            Err(error) => {
-                // Out of descriptors, say: let the open connections end.
-                eprintln!("transformedpoetry-tokio: accept failed: {error}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+        let socket = accept(&listener, "transformedpoetry-tokio").await;
+        tokio::spawn(serve(socket));
     }
 }
 

@@ -12,16 +12,24 @@ use predicates::prelude::*;
 
 const POEM: &str = "poetry/ecstasy.txt";
 
-/// `fastpoetry-tokio` serving `poem` on a free port, killed when dropped.
-fn tokio_server(poem: &str) -> (Background, u16) {
-    let mut server = Background::start(
-        assert_cmd::cargo::cargo_bin!("fastpoetry-tokio"),
-        &["--port", "0", poem],
-    );
-    let first = server.next_line();
-    let port = port_of(&first);
-    assert_eq!(first, format!("Serving {poem} on 127.0.0.1:{port}."));
+/// `program` started with `args`, killed when dropped, and the port of its
+/// first line, which must be `first` followed by `127.0.0.1:PORT.`
+fn server(program: &std::path::Path, args: &[&str], first: &str) -> (Background, u16) {
+    let mut server = Background::start(program, args);
+    let line = server.next_line();
+    let port = port_of(&line);
+    assert_eq!(line, format!("{first} 127.0.0.1:{port}."));
     (server, port)
+}
+
+/// `fastpoetry-tokio` serving `poem` on a free port.
+fn tokio_server(poem: &str) -> (Background, u16) {
+    let program = assert_cmd::cargo::cargo_bin!("fastpoetry-tokio");
+    server(
+        program,
+        &["--port", "0", poem],
+        &format!("Serving {poem} on"),
+    )
 }
 
 /// What a run of `poetry-load` ended with.
@@ -171,17 +179,13 @@ fn poetry_load_refuses_a_bad_command_line_before_sending_anything() {
         .stderr(predicate::str::contains("needs a poem in UTF-8"));
 }
 
-/// A transform server (Part 12) on a free port, killed when dropped.
+/// A transform server (Part 12) on a free port.
 fn transform_server(name: &str) -> (Background, u16) {
     let program = match name {
         "transformedpoetry" => assert_cmd::cargo::cargo_bin!("transformedpoetry"),
         _ => assert_cmd::cargo::cargo_bin!("transformedpoetry-tokio"),
     };
-    let mut server = Background::start(program, &["--port", "0"]);
-    let first = server.next_line();
-    let port = port_of(&first);
-    assert_eq!(first, format!("Serving transforms on 127.0.0.1:{port}."));
-    (server, port)
+    server(program, &["--port", "0"], "Serving transforms on")
 }
 
 #[test]

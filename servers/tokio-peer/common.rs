@@ -1,13 +1,15 @@
 //! What the tokio peers of our servers share (`fastpoetry-tokio`, Part 11,
 //! and `transformedpoetry-tokio`, Part 12): the listening socket, set up as
-//! our `listen_tcp` sets it up, and the lingering close. Both are things a
-//! careful tokio user writes once and reuses; sharing them keeps each
-//! peer's own file down to what differs, its protocol.
+//! our `listen_tcp` sets it up, the accept loop's patience with a failed
+//! accept, and the lingering close. They are what a careful tokio user
+//! writes once and reuses; sharing them keeps each peer's own file down to
+//! what differs, its protocol.
 
 use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use mini_twisted::poetry::resolve;
+use mini_twisted::poetry::{excerpt, resolve};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::time::{timeout_at, Instant};
@@ -63,8 +65,18 @@ const BACKLOG: u32 = 1024;
 
 /// Listens on `iface`, resolved as fastpoetry resolves it: IPv4 when a
 /// name has both (`localhost` often resolves to `::1` first), and an IPv6
-/// address taken with or without its brackets.
-pub fn listen(iface: &str, port: u16) -> io::Result<TcpListener> {
+/// address taken with or without its brackets. The listener and the
+/// address it got, or what went wrong, to print after the program's name.
+pub fn listen(iface: &str, port: u16) -> Result<(TcpListener, SocketAddr), String> {
+    let listener = bind(iface, port)
+        .map_err(|error| format!("cannot listen on {}:{port}: {error}", excerpt(iface)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| format!("cannot read the listening address: {error}"))?;
+    Ok((listener, address))
+}
+
+fn bind(iface: &str, port: u16) -> io::Result<TcpListener> {
     let address = resolve(iface, port)?;
     let socket = if address.is_ipv4() {
         TcpSocket::new_v4()?
@@ -76,4 +88,20 @@ pub fn listen(iface: &str, port: u16) -> io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(address)?;
     socket.listen(BACKLOG)
+}
+
+/// The next connection. An accept that fails (out of file descriptors,
+/// say) is reported under `program`'s name, and retried after a pause:
+/// the connections already open will close and free some, and spinning on
+/// the same error would only burn the CPU they need.
+pub async fn accept(listener: &TcpListener, program: &str) -> TcpStream {
+    loop {
+        match listener.accept().await {
+            Ok((socket, _peer)) => return socket,
+            Err(error) => {
+                eprintln!("{program}: accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
 }
