@@ -80,6 +80,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::log::{self, PanicReport};
+use crate::testing::Clock;
 
 // ANCHOR: descriptor_traits
 /// Something with a file descriptor that the reactor can watch (Part 4).
@@ -258,6 +259,9 @@ struct Inner {
     /// first (a protocol method may be running), then the reactor shuts
     /// down. Set by `shutdown`, acted on by `iterate`.
     shutdown_after_turn: Cell<bool>,
+    /// Where the time comes from: the system's clock, or a test's
+    /// [`Clock`] that moves only when told (Part 15).
+    clock: Option<Clock>,
 }
 
 /// The readers and writers watching one file descriptor.
@@ -297,6 +301,20 @@ impl Reactor {
     // it did not clone.
     #[allow(clippy::new_ret_no_self)]
     pub fn new() -> io::Result<OwnedReactor> {
+        Reactor::build(None)
+    }
+
+    /// A new reactor whose timers follow `clock`, a test's fake clock,
+    /// instead of the system's: they run when [`Clock::advance`] moves the
+    /// clock past their deadline, and never by themselves. Sockets work as
+    /// usual (Part 15).
+    pub fn with_clock(clock: &Clock) -> io::Result<OwnedReactor> {
+        let reactor = Reactor::build(Some(clock.clone()))?;
+        clock.attach(reactor.downgrade());
+        Ok(reactor)
+    }
+
+    fn build(clock: Option<Clock>) -> io::Result<OwnedReactor> {
         log::install_panic_hook();
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
@@ -319,6 +337,7 @@ impl Reactor {
                 turns: Cell::new(0),
                 in_turn: Cell::new(false),
                 shutdown_after_turn: Cell::new(false),
+                clock,
             }),
         };
         Ok(OwnedReactor { handle })
@@ -457,13 +476,19 @@ impl Reactor {
     /// Calls `f` once `delay` has passed: not before, and as soon after as
     /// the loop gets to it. Calls due at the same moment run in the order
     /// they were scheduled; a zero delay means the next turn of the loop.
-    pub fn call_later(&self, delay: Duration, f: impl FnOnce(&Reactor) + 'static) -> DelayedCall {
-        let deadline = deadline_after(Instant::now(), delay);
+    pub fn call_later<F>(&self, delay: Duration, f: F) -> DelayedCall
+    where
+        F: FnOnce(&Reactor) + 'static,
+    {
+        let deadline = deadline_after(self.now(), delay);
         let seq = self.inner.next_seq.get();
         self.inner.next_seq.set(seq + 1);
         let call = Rc::new(TimerCall {
             f: RefCell::new(Some(Box::new(f))),
             state: Cell::new(CallState::Pending),
+            // The closure's type names the function that scheduled it,
+            // which is what a test wants to see about a timer left behind.
+            what: std::any::type_name::<F>(),
         });
         if self.refuse_when_over().is_err() {
             // Nothing will ever run it: keeping it would only keep what it
@@ -488,14 +513,26 @@ impl Reactor {
     }
     // ANCHOR_END: call_later
 
+    /// The time by the reactor's clock: the system's, or a test's fake.
+    pub fn now(&self) -> Instant {
+        match &self.inner.clock {
+            Some(clock) => clock.now(),
+            None => Instant::now(),
+        }
+    }
+
     /// How long the next wait may last: until the next live timer, or for
-    /// ever when there is none.
+    /// ever when there is none. On a fake clock, waiting does not bring a
+    /// timer closer: only a timer already due shortens the wait.
     fn time_until_next_timer(&self) -> Option<Duration> {
         let mut timers = self.inner.timers.borrow_mut();
         while let Some(timer) = timers.peek() {
             if timer.call.state.get() == CallState::Pending {
-                let now = Instant::now();
-                return Some(timer.deadline.saturating_duration_since(now));
+                let left = timer.deadline.saturating_duration_since(self.now());
+                return match (&self.inner.clock, left.is_zero()) {
+                    (Some(_), false) => None,
+                    _ => Some(left),
+                };
             }
             // Cancelled: forget it now rather than wake up for it later.
             timers.pop();
@@ -508,8 +545,20 @@ impl Reactor {
 
     /// Runs the timers that are due and were scheduled before this step.
     fn run_due_timers(&self) {
-        let now = Instant::now();
-        let first_new = self.inner.next_seq.get();
+        self.run_timers_due(self.inner.next_seq.get());
+    }
+
+    /// Runs every timer due by the clock's time, in deadline order and
+    /// among equal deadlines in the order they were scheduled, including
+    /// those the timers schedule that are due too: what a fake clock's
+    /// [`advance`](Clock::advance) does.
+    pub(crate) fn run_all_due_timers(&self) {
+        self.run_timers_due(u64::MAX);
+    }
+
+    /// Runs the timers due now that were scheduled before `first_new`.
+    fn run_timers_due(&self, first_new: u64) {
+        let now = self.now();
         loop {
             let timer = {
                 let mut timers = self.inner.timers.borrow_mut();
@@ -533,6 +582,24 @@ impl Reactor {
                 self.guarded("a call_later callback", || f(self));
             }
         }
+    }
+
+    /// The calls still waiting to run, soonest first: their deadline and
+    /// where they were scheduled (for [`crate::testing::check_clean`]).
+    pub(crate) fn pending_calls(&self) -> Vec<(Instant, &'static str)> {
+        let mut pending: Vec<(Instant, u64, &'static str)> = self
+            .inner
+            .timers
+            .borrow()
+            .iter()
+            .filter(|timer| timer.call.state.get() == CallState::Pending)
+            .map(|timer| (timer.deadline, timer.seq, timer.call.what))
+            .collect();
+        pending.sort_unstable_by_key(|&(deadline, seq, _)| (deadline, seq));
+        pending
+            .into_iter()
+            .map(|(deadline, _, what)| (deadline, what))
+            .collect()
     }
 
     /// Gives back the memory of a burst of timers once it has passed.
@@ -958,6 +1025,8 @@ enum CallState {
 struct TimerCall {
     f: RefCell<Option<Callback>>,
     state: Cell<CallState>,
+    /// Where it was scheduled: the closure's type name.
+    what: &'static str,
 }
 
 /// An entry of the timer heap, ordered so that the earliest deadline, and

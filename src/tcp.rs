@@ -72,6 +72,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use mio::net::{TcpListener, TcpStream};
 
+use crate::defer::{succeed, Deferred};
 use crate::failure::Failure;
 // Host names are looked up with the helper Part 2's programs use (it
 // prefers IPv4, so that `localhost` means 127.0.0.1, where the poetry
@@ -1038,12 +1039,18 @@ impl ListeningPort {
     }
 
     /// Closes the listening socket. Connections already accepted go on.
-    pub fn stop_listening(&self) {
+    ///
+    /// The Deferred fires once the port is closed, so that a test's
+    /// teardown can wait for it, as the series' does (Part 15). Our close is
+    /// immediate, so it has fired already when it is returned; Twisted's
+    /// fires on a later turn. Code that waits on it works with both.
+    pub fn stop_listening(&self) -> Deferred<()> {
         let reactor = self.reactor.upgrade();
         if let Some(reactor) = &reactor {
             reactor.remove_reader(&*self.listener);
         }
         self.listener.close(reactor.as_ref());
+        succeed(())
     }
 }
 

@@ -1,6 +1,18 @@
-//! Part 15 (met first in Part 5's tests): a fake transport, for testing a
-//! protocol without a socket, and a loopback that joins two protocols in
-//! memory.
+//! Part 15: the test kit. What a test of asynchronous code needs so that it
+//! neither sleeps nor races (met first in Part 5's tests, for the fake
+//! transport):
+//!
+//! - [`FakeTransport`], for testing a protocol without a socket, and
+//!   [`Loopback`], two protocols joined in memory;
+//! - [`Clock`], a fake clock for a reactor's timers, which moves only when
+//!   the test says [`advance`](Clock::advance);
+//! - [`run_until`], which turns the reactor until a Deferred fires, within
+//!   a bound; [`success_result_of`] and [`failure_result_of`] for a
+//!   Deferred that has already fired, and [`assert_failure`] for one that
+//!   must fail with a given error;
+//! - [`check_clean`] and [`assert_clean`], which fail a test that leaves
+//!   timers pending or sockets open, and name them (trial's "dirty
+//!   reactor").
 //!
 //! A protocol only ever talks to its [`Transport`], so a test can hand it a
 //! [`FakeTransport`] instead of a TCP connection, feed it bytes cut
@@ -26,13 +38,38 @@
 //! assert_eq!(transport.written(), b"hello");
 //! assert!(transport.disconnecting());
 //! ```
+//!
+//! And a timer, tested without waiting for it:
+//!
+//! ```
+//! use mini_twisted::testing::Clock;
+//! use mini_twisted::Reactor;
+//! use std::cell::Cell;
+//! use std::rc::Rc;
+//! use std::time::Duration;
+//!
+//! let clock = Clock::new();
+//! let reactor = Reactor::with_clock(&clock).unwrap();
+//! let rang = Rc::new(Cell::new(false));
+//! let bell = Rc::clone(&rang);
+//! reactor.call_later(Duration::from_secs(3600), move |_| bell.set(true));
+//! clock.advance(Duration::from_secs(3599));
+//! assert!(!rang.get());
+//! clock.advance(Duration::from_secs(1));
+//! assert!(rang.get());
+//! ```
 
 use std::cell::{Cell, RefCell};
+use std::error::Error;
+use std::fmt;
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
 
+use crate::defer::Deferred;
 use crate::failure::Failure;
 use crate::protocol::{Event, Protocol, ProtocolCell, Transport};
+use crate::reactor::{Reactor, WeakReactor};
 use crate::tcp::{ConnectionAborted, ConnectionDone};
 
 /// A transport that keeps what is written to it.
@@ -118,6 +155,325 @@ impl Transport for FakeTransport {
         self.host
     }
 }
+
+// ---------------------------------------------------------------------------
+// A fake clock.
+// ---------------------------------------------------------------------------
+
+// ANCHOR: clock
+/// A clock for tests: it starts at the moment it is made and moves only
+/// when [`advance`](Clock::advance) moves it. Give it to a reactor with
+/// [`Reactor::with_clock`]; that reactor's `call_later` then counts on
+/// this clock, and its timers run inside `advance`, never by waiting.
+///
+/// `advance` follows Twisted's `task.Clock.advance`: the clock first
+/// jumps the whole way, then every call due by the new time runs, in
+/// deadline order, calls due at the same moment in the order they were
+/// scheduled. A call that a running timer schedules is due from the new
+/// time, so it runs in the same `advance` only if its delay is zero; to
+/// step through time as a real clock would, call `advance` once per step,
+/// or [`pump`](Clock::pump). (A timer that keeps rescheduling itself with
+/// a zero delay would keep `advance` running, as it would Twisted's.)
+#[derive(Clone)]
+pub struct Clock {
+    inner: Rc<ClockInner>,
+}
+
+struct ClockInner {
+    start: Instant,
+    now: Cell<Instant>,
+    /// The reactors that read this clock, weakly: a clock kept by a test
+    /// must not keep a reactor alive.
+    reactors: RefCell<Vec<WeakReactor>>,
+}
+
+impl Clock {
+    /// A clock at the present moment, which will not move by itself.
+    pub fn new() -> Clock {
+        let start = Instant::now();
+        Clock {
+            inner: Rc::new(ClockInner {
+                start,
+                now: Cell::new(start),
+                reactors: RefCell::default(),
+            }),
+        }
+    }
+
+    /// The clock's time.
+    pub fn now(&self) -> Instant {
+        self.inner.now.get()
+    }
+
+    /// How far the clock has moved since it was made (Twisted's
+    /// `seconds()`, counted from zero).
+    pub fn elapsed(&self) -> Duration {
+        self.now() - self.inner.start
+    }
+
+    /// Moves the clock on by `by`, then runs every call that is due, on
+    /// every reactor that reads this clock.
+    pub fn advance(&self, by: Duration) {
+        let now = self.now();
+        self.inner.now.set(now.checked_add(by).unwrap_or(now));
+        let reactors: Vec<Reactor> = self
+            .inner
+            .reactors
+            .borrow()
+            .iter()
+            .filter_map(WeakReactor::upgrade)
+            .collect();
+        for reactor in reactors {
+            reactor.run_all_due_timers();
+        }
+    }
+
+    /// Advances by each of `steps` in turn (Twisted's `Clock.pump`).
+    pub fn pump(&self, steps: &[Duration]) {
+        for &step in steps {
+            self.advance(step);
+        }
+    }
+
+    /// Called by [`Reactor::with_clock`].
+    pub(crate) fn attach(&self, reactor: WeakReactor) {
+        let mut reactors = self.inner.reactors.borrow_mut();
+        reactors.retain(|known| known.upgrade().is_some());
+        reactors.push(reactor);
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::new()
+    }
+}
+// ANCHOR_END: clock
+
+// ---------------------------------------------------------------------------
+// Deferreds in tests.
+// ---------------------------------------------------------------------------
+
+/// The outcome of `deferred`, kept where a test can look at it.
+fn watch<T: 'static>(deferred: Deferred<T>) -> Rc<RefCell<Option<Result<T, Failure>>>> {
+    let outcome = Rc::new(RefCell::new(None));
+    let keep = Rc::clone(&outcome);
+    // The chain ends here with `()`: the outcome, failure or not, has been
+    // taken, so nothing is reported as unhandled.
+    let _: Deferred<()> = deferred.add_both(move |result| {
+        *keep.borrow_mut() = Some(result);
+        Ok(())
+    });
+    outcome
+}
+
+// ANCHOR: run_until
+/// Turns `reactor` until `deferred` fires, and gives its outcome: the
+/// value, or the failure it fired with. If it has not fired within
+/// `timeout` (real time: the bound on the test), the outcome is a
+/// [`TimedOut`] failure that says what was awaited. The reactor must not
+/// be running (this is a loop of its own, through [`Reactor::iterate`]).
+pub fn run_until<T: 'static>(
+    reactor: &Reactor,
+    deferred: Deferred<T>,
+    timeout: Duration,
+) -> Result<T, Failure> {
+    let outcome = watch(deferred);
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(result) = outcome.borrow_mut().take() {
+            return result;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Failure::new(TimedOut {
+                awaited: std::any::type_name::<Deferred<T>>(),
+                after: timeout,
+            }));
+        }
+        // Short turns, so that a Deferred fired by a timer on a fake clock
+        // (which does not wake the loop) is seen soon after.
+        if let Err(error) = reactor.iterate(left.min(Duration::from_millis(50))) {
+            return Err(Failure::new(error));
+        }
+    }
+}
+// ANCHOR_END: run_until
+
+/// [`run_until`] gave up: the Deferred had not fired in time.
+#[derive(Debug)]
+pub struct TimedOut {
+    awaited: &'static str,
+    after: Duration,
+}
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "timed out after {:?} waiting for a {} to fire",
+            self.after, self.awaited
+        )
+    }
+}
+
+impl Error for TimedOut {}
+
+/// The value of a Deferred that has already succeeded (Twisted's
+/// `successResultOf`). Panics, failing the test, if it has not fired or
+/// failed.
+#[track_caller]
+pub fn success_result_of<T: 'static>(deferred: Deferred<T>) -> T {
+    match watch(deferred).take() {
+        Some(Ok(value)) => value,
+        Some(Err(failure)) => panic!("the Deferred failed: {}", failure.report()),
+        None => panic!("the Deferred has not fired"),
+    }
+}
+
+/// The failure of a Deferred that has already failed with an `E` (Twisted's
+/// `failureResultOf`). Panics, failing the test, if it has not fired,
+/// succeeded, or failed with something else.
+#[track_caller]
+pub fn failure_result_of<E: Error + 'static, T: 'static>(deferred: Deferred<T>) -> Failure {
+    match watch(deferred).take() {
+        Some(Err(failure)) if failure.check::<E>() => failure,
+        Some(Err(failure)) => panic!(
+            "expected a failure of {}, got: {}",
+            std::any::type_name::<E>(),
+            failure.report()
+        ),
+        Some(Ok(_)) => panic!(
+            "expected a failure of {}, but the Deferred succeeded",
+            std::any::type_name::<E>()
+        ),
+        None => panic!("the Deferred has not fired"),
+    }
+}
+
+// ANCHOR: assert_failure
+/// A Deferred that succeeds with the failure when `deferred` fails with an
+/// `E`, and fails with [`WrongOutcome`] when it succeeds or fails with
+/// something else (Twisted's `assertFailure`): the asynchronous form of
+/// "this must fail with that error".
+pub fn assert_failure<E: Error + 'static, T: 'static>(deferred: Deferred<T>) -> Deferred<Failure> {
+    let expected = std::any::type_name::<E>();
+    deferred.add_both(move |result| match result {
+        Err(failure) if failure.check::<E>() => Ok(failure),
+        Err(failure) => Err(Failure::new(WrongOutcome {
+            expected,
+            got: failure.to_string(),
+        })),
+        Ok(_) => Err(Failure::new(WrongOutcome {
+            expected,
+            got: "a success".to_string(),
+        })),
+    })
+}
+// ANCHOR_END: assert_failure
+
+/// [`assert_failure`]'s Deferred did not fail as it should have.
+#[derive(Debug)]
+pub struct WrongOutcome {
+    expected: &'static str,
+    got: String,
+}
+
+impl fmt::Display for WrongOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "expected a failure of {}, got {}",
+            self.expected, self.got
+        )
+    }
+}
+
+impl Error for WrongOutcome {}
+
+// ---------------------------------------------------------------------------
+// A clean reactor at the end of a test.
+// ---------------------------------------------------------------------------
+
+// ANCHOR: clean
+/// Checks that `reactor` holds nothing a test left behind: no call still
+/// pending, no socket still watched. Connections that are closing (a
+/// lingering close waiting for its peer's end) get up to `within` of real
+/// time to finish first, the reactor turning meanwhile, as trial does
+/// before it calls a reactor dirty.
+pub fn check_clean(reactor: &Reactor, within: Duration) -> Result<(), DirtyReactor> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left_behind = left_behind(reactor);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left_behind.is_empty() {
+            return Ok(());
+        }
+        if left.is_zero()
+            || reactor
+                .iterate(left.min(Duration::from_millis(10)))
+                .is_err()
+        {
+            return Err(DirtyReactor { left_behind });
+        }
+    }
+}
+
+/// [`check_clean`], failing the test (with the list) if the reactor is not
+/// clean within a second.
+#[track_caller]
+pub fn assert_clean(reactor: &Reactor) {
+    if let Err(dirty) = check_clean(reactor, Duration::from_secs(1)) {
+        panic!("{dirty}");
+    }
+}
+
+/// What a reactor still holds: each pending call and watched descriptor.
+fn left_behind(reactor: &Reactor) -> Vec<String> {
+    let now = reactor.now();
+    let mut found: Vec<String> = reactor
+        .pending_calls()
+        .into_iter()
+        .map(|(deadline, what)| {
+            let due = deadline.saturating_duration_since(now);
+            format!("a call due in {due:?}, scheduled by {what}")
+        })
+        .collect();
+    for reader in reactor.readers() {
+        found.push(format!(
+            "descriptor {} ({}), watched for reading",
+            reader.fileno(),
+            reader.log_prefix()
+        ));
+    }
+    for writer in reactor.writers() {
+        found.push(format!(
+            "descriptor {} ({}), watched for writing",
+            writer.fileno(),
+            writer.log_prefix()
+        ));
+    }
+    found
+}
+// ANCHOR_END: clean
+
+/// A test left work in its reactor: what [`check_clean`] found.
+#[derive(Debug)]
+pub struct DirtyReactor {
+    pub left_behind: Vec<String>,
+}
+
+impl fmt::Display for DirtyReactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the reactor is unclean; the test left behind:")?;
+        for item in &self.left_behind {
+            writeln!(f, "  {item}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Error for DirtyReactor {}
 
 // ---------------------------------------------------------------------------
 // Two protocols joined in memory.
@@ -241,8 +597,6 @@ impl Transport for LoopbackTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::failure::Failure;
-    use crate::tcp::ConnectionDone;
 
     /// Echoes each line back in capitals; hangs up on `bye`.
     #[derive(Default)]
@@ -361,6 +715,185 @@ mod tests {
             self.log
                 .borrow_mut()
                 .push(format!("{} lost: {reason}", self.name));
+        }
+    }
+
+    // -- The fake clock --------------------------------------------------
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    /// A reactor on a fresh fake clock, and a log its calls write to.
+    fn on_fake_clock() -> (Clock, crate::OwnedReactor, Rc<RefCell<Vec<String>>>) {
+        let clock = Clock::new();
+        let reactor = Reactor::with_clock(&clock).unwrap();
+        (clock, reactor, Rc::default())
+    }
+
+    fn note(log: &Rc<RefCell<Vec<String>>>, what: impl Into<String>) {
+        log.borrow_mut().push(what.into());
+    }
+
+    #[test]
+    fn advance_runs_what_is_due_in_deadline_then_scheduling_order() {
+        let (clock, reactor, log) = on_fake_clock();
+        for (delay, name) in [(3, "c"), (1, "a"), (2, "b1"), (2, "b2"), (9, "late")] {
+            let log = Rc::clone(&log);
+            reactor.call_later(secs(delay), move |_| note(&log, name));
+        }
+        clock.advance(secs(1) - Duration::from_nanos(1));
+        assert!(log.borrow().is_empty(), "nothing is due before its time");
+        clock.advance(secs(2) + Duration::from_nanos(1));
+        assert_eq!(*log.borrow(), ["a", "b1", "b2", "c"]);
+        assert_eq!(clock.elapsed(), secs(3));
+        clock.advance(secs(6));
+        assert_eq!(log.borrow().last().map(String::as_str), Some("late"));
+    }
+
+    #[test]
+    fn a_call_scheduled_during_advance_counts_from_the_new_time() {
+        let (clock, reactor, log) = on_fake_clock();
+        let inner = Rc::clone(&log);
+        reactor.call_later(secs(1), move |reactor| {
+            note(&inner, "first");
+            let now = Rc::clone(&inner);
+            reactor.call_later(Duration::ZERO, move |_| note(&now, "zero delay"));
+            let later = Rc::clone(&inner);
+            reactor.call_later(secs(1), move |_| note(&later, "one more second"));
+        });
+        // As Twisted's Clock: the clock jumps to 5 s first, so the zero
+        // delay call is due and runs, and the 1 s call is due at 6 s.
+        clock.advance(secs(5));
+        assert_eq!(*log.borrow(), ["first", "zero delay"]);
+        clock.advance(secs(1));
+        assert_eq!(*log.borrow(), ["first", "zero delay", "one more second"]);
+    }
+
+    #[test]
+    fn pump_steps_through_time_and_cancelled_calls_never_run() {
+        let (clock, reactor, log) = on_fake_clock();
+        fn tick(reactor: &Reactor, log: Rc<RefCell<Vec<String>>>, left: u32) {
+            note(&log, format!("tick {left}"));
+            if left > 1 {
+                reactor.call_later(secs(1), move |reactor| tick(reactor, log, left - 1));
+            }
+        }
+        let ticks = Rc::clone(&log);
+        reactor.call_later(secs(1), move |reactor| tick(reactor, ticks, 3));
+        let doomed = Rc::clone(&log);
+        let call = reactor.call_later(secs(2), move |_| note(&doomed, "cancelled"));
+        assert!(call.cancel());
+        clock.pump(&[secs(1), secs(1), secs(1), secs(1)]);
+        assert_eq!(*log.borrow(), ["tick 3", "tick 2", "tick 1"]);
+    }
+
+    #[test]
+    fn a_fake_clock_does_not_move_while_the_reactor_waits() {
+        let (clock, reactor, log) = on_fake_clock();
+        let rang = Rc::clone(&log);
+        reactor.call_later(Duration::from_millis(1), move |_| note(&rang, "rang"));
+        let before = Instant::now();
+        reactor.iterate(Duration::from_millis(20)).unwrap();
+        assert!(log.borrow().is_empty());
+        assert!(
+            before.elapsed() >= Duration::from_millis(20),
+            "it waited for I/O"
+        );
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(*log.borrow(), ["rang"]);
+    }
+
+    // -- Deferreds ----------------------------------------------------------
+
+    #[derive(Debug)]
+    struct Refused;
+
+    impl fmt::Display for Refused {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("refused")
+        }
+    }
+
+    impl Error for Refused {}
+
+    #[test]
+    fn run_until_gives_the_outcome_of_a_deferred_a_timer_fires() {
+        let (clock, reactor, _) = on_fake_clock();
+        let (later, trigger) = crate::deferred::<&str>();
+        reactor.call_later(secs(60), move |_| trigger.callback("a minute later"));
+        // Nothing fires on its own: the bound is what ends the wait.
+        let timeout = Duration::from_millis(30);
+        let failure = run_until(&reactor, later, timeout).unwrap_err();
+        assert!(failure.check::<TimedOut>());
+        assert!(failure.to_string().contains("Deferred<&str>"), "{failure}");
+
+        let (later, trigger) = crate::deferred::<&str>();
+        reactor.call_later(secs(60), move |_| trigger.callback("a minute later"));
+        clock.advance(secs(60));
+        assert_eq!(
+            run_until(&reactor, later, timeout).unwrap(),
+            "a minute later"
+        );
+    }
+
+    #[test]
+    fn result_of_helpers_take_a_fired_deferreds_outcome() {
+        assert_eq!(success_result_of(crate::defer::succeed(7)), 7);
+        let failure = failure_result_of::<Refused, u8>(crate::defer::fail(Refused));
+        assert_eq!(failure.to_string(), "refused");
+        let unfired = std::panic::catch_unwind(|| {
+            let (deferred, _trigger) = crate::deferred::<u8>();
+            success_result_of(deferred)
+        });
+        assert!(unfired.is_err());
+    }
+
+    #[test]
+    fn assert_failure_turns_the_expected_failure_into_a_success() {
+        let expected = assert_failure::<Refused, u8>(crate::defer::fail(Refused));
+        assert_eq!(success_result_of(expected).to_string(), "refused");
+        let succeeded = assert_failure::<Refused, u8>(crate::defer::succeed(1));
+        let failure = failure_result_of::<WrongOutcome, _>(succeeded);
+        assert!(failure.to_string().ends_with("got a success"), "{failure}");
+        let other = assert_failure::<Refused, u8>(crate::defer::fail(TimedOut {
+            awaited: "x",
+            after: Duration::ZERO,
+        }));
+        failure_result_of::<WrongOutcome, _>(other);
+    }
+
+    // -- A clean reactor ----------------------------------------------------
+
+    #[test]
+    fn check_clean_names_what_a_test_left_behind() {
+        let (clock, reactor, _) = on_fake_clock();
+        assert!(check_clean(&reactor, Duration::ZERO).is_ok());
+        let forgotten = reactor.call_later(secs(10), |_| {});
+        let factory: Rc<dyn crate::protocol::Factory> = Rc::new(Nobody);
+        let port = reactor.listen_tcp(0, factory, "127.0.0.1").unwrap();
+        let dirty = check_clean(&reactor, Duration::from_millis(20)).unwrap_err();
+        let report = dirty.to_string();
+        assert_eq!(dirty.left_behind.len(), 2, "{report}");
+        assert!(report.contains("a call due in 10s"), "{report}");
+        assert!(
+            report.contains("check_clean_names_what_a_test_left_behind"),
+            "the call is named by where it was scheduled: {report}"
+        );
+        assert!(report.contains("watched for reading"), "{report}");
+
+        forgotten.cancel();
+        success_result_of(port.stop_listening());
+        assert!(check_clean(&reactor, Duration::ZERO).is_ok());
+        clock.advance(secs(10));
+    }
+
+    /// A factory for a port nobody connects to.
+    struct Nobody;
+
+    impl crate::protocol::Factory for Nobody {
+        fn build_protocol(&self, _addr: SocketAddr) -> Box<dyn Protocol> {
+            Box::new(Shout::default())
         }
     }
 

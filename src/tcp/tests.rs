@@ -560,7 +560,9 @@ fn stop_listening_leaves_open_connections_alone() {
     // Connected before the reactor runs: the kernel holds it in the backlog
     // until the first turn accepts it.
     let mut open = connect(number);
-    reactor.call_later(Duration::from_millis(20), move |_| port.stop_listening());
+    reactor.call_later(Duration::from_millis(20), move |_| {
+        drop(port.stop_listening())
+    });
     let done = stop_after(&reactor, 1);
     let client = thread::spawn(move || {
         // Wait (bounded) until new connections are refused.
