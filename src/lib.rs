@@ -12,8 +12,8 @@
 //! | `defer`    | 7–9, 13–14, 18–19 | Deferreds                                     |
 //! | `netstring`| 12              | netstring framing                               |
 //! | `inline`   | 17              | Deferreds as Futures, `async` on the reactor    |
-//! | `testing`  | 15              | a fake transport and a loopback, for tests      |
-//! | `app`      | 16              | services and the runner                         |
+//! | `testing`  | 5, 15           | the test kit: fake transport, loopback, fake clock |
+//! | `app`      | 16              | services, applications, a TCP server service    |
 //!
 //! Besides those, [`log`] holds the diagnostics every program switches on.
 //!
@@ -22,6 +22,7 @@
 //! framework solves before meeting the framework. They share only the small
 //! domain helpers in [`poetry`], which are not part of the framework.
 
+pub mod app;
 pub mod defer;
 pub mod failure;
 pub mod log;

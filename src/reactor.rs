@@ -79,6 +79,8 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
+use crate::defer::Deferred;
+use crate::failure::Failure;
 use crate::log::{self, PanicReport};
 use crate::testing::Clock;
 
@@ -177,6 +179,15 @@ impl From<io::Error> for ReactorError {
 }
 
 type Callback = Box<dyn FnOnce(&Reactor)>;
+
+/// Work to finish before the reactor stops (Part 16): it may hand back a
+/// Deferred, and the reactor waits for it.
+type ShutdownHook = Box<dyn FnOnce(&Reactor) -> Option<Deferred<()>>>;
+
+/// How long `stop` waits for the before-shutdown hooks' Deferreds before
+/// it stops anyway: a service that never finishes stopping must not keep
+/// a server from ending.
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
 type RemoteCallback = Box<dyn FnOnce(&Reactor) + Send>;
 
 /// The token of the waker; descriptors use their file descriptor.
@@ -262,6 +273,10 @@ struct Inner {
     /// Where the time comes from: the system's clock, or a test's
     /// [`Clock`] that moves only when told (Part 15).
     clock: Option<Clock>,
+    /// What must finish before the reactor stops, in the order added.
+    before_shutdown: RefCell<Vec<ShutdownHook>>,
+    /// Once `stop` has started the hooks: how many have not finished yet.
+    draining: Cell<Option<usize>>,
 }
 
 /// The readers and writers watching one file descriptor.
@@ -338,6 +353,8 @@ impl Reactor {
                 in_turn: Cell::new(false),
                 shutdown_after_turn: Cell::new(false),
                 clock,
+                before_shutdown: RefCell::default(),
+                draining: Cell::new(None),
             }),
         };
         Ok(OwnedReactor { handle })
@@ -444,16 +461,87 @@ impl Reactor {
         }
     }
 
-    /// Ends [`run`](Reactor::run) once the current turn is over.
+    // ANCHOR: stop
+    /// Ends [`run`](Reactor::run) once the current turn is over, after the
+    /// before-shutdown hooks (see [`Reactor::add_before_shutdown`]) have
+    /// run and every Deferred they gave back has fired, or
+    /// [`SHUTDOWN_LIMIT`] has passed. The loop goes on serving meanwhile,
+    /// so that what is being stopped can finish.
     pub fn stop(&self) {
         match self.inner.state.get() {
-            State::Running => self.inner.state.set(State::Stopping),
+            State::Running if self.inner.draining.get().is_some() => {}
+            State::Running => self.drain(),
             State::Stopping | State::ShuttingDown => {}
             State::NotStarted | State::Stopped => {
                 tracing::warn!("stop() called, but the reactor is not running")
             }
         }
     }
+
+    /// Registers `hook` to run when the reactor is asked to stop, before it
+    /// stops (Twisted's "before shutdown" trigger). If it returns a
+    /// Deferred, the reactor waits for it. Hooks run in the order added,
+    /// on the turn after `stop`; a hook added once the stop has begun is
+    /// not run.
+    pub fn add_before_shutdown(
+        &self,
+        hook: impl FnOnce(&Reactor) -> Option<Deferred<()>> + 'static,
+    ) {
+        if self.inner.draining.get().is_none() {
+            self.inner.before_shutdown.borrow_mut().push(Box::new(hook));
+        }
+    }
+
+    /// Starts the hooks, and stops once they have all finished.
+    fn drain(&self) {
+        let hooks = self.inner.before_shutdown.take();
+        if hooks.is_empty() {
+            self.inner.state.set(State::Stopping);
+            return;
+        }
+        self.inner.draining.set(Some(hooks.len()));
+        let reactor = self.downgrade();
+        self.call_later(Duration::ZERO, move |this| {
+            for hook in hooks {
+                let done = reactor.clone();
+                let finished = move |result: Result<(), Failure>| {
+                    if let Err(failure) = result {
+                        tracing::error!("a before-shutdown hook failed: {failure}");
+                    }
+                    if let Some(reactor) = done.upgrade() {
+                        reactor.hook_finished();
+                    }
+                    Ok::<(), Failure>(())
+                };
+                match this.catching("a before-shutdown hook", || hook(this)) {
+                    Some(Some(deferred)) => drop(deferred.add_both(finished)),
+                    Some(None) | None => drop(finished(Ok(()))),
+                }
+            }
+        });
+        self.call_later(SHUTDOWN_LIMIT, |reactor| {
+            if let Some(left) = reactor.inner.draining.get().filter(|&left| left > 0) {
+                tracing::warn!(
+                    "stopping although {left} before-shutdown hook(s) had not finished after {:?}",
+                    SHUTDOWN_LIMIT
+                );
+                reactor.inner.state.set(State::Stopping);
+            }
+        });
+    }
+
+    /// One hook has finished; after the last, the loop stops.
+    fn hook_finished(&self) {
+        let Some(left) = self.inner.draining.get() else {
+            return;
+        };
+        let left = left.saturating_sub(1);
+        self.inner.draining.set(Some(left));
+        if left == 0 && self.inner.state.get() == State::Running {
+            self.inner.state.set(State::Stopping);
+        }
+    }
+    // ANCHOR_END: stop
 
     /// Whether the reactor is inside [`run`](Reactor::run) and not stopping.
     pub fn is_running(&self) -> bool {
@@ -932,6 +1020,9 @@ impl Reactor {
         self.inner.cancelled.set(0);
         for call in self.inner.startup.take() {
             drop_caught("dropping a call_when_running callback", call);
+        }
+        for hook in self.inner.before_shutdown.take() {
+            drop_caught("dropping a before-shutdown hook", hook);
         }
         for call in self.inner.remote.take() {
             drop_caught("dropping a call from another thread", call);
