@@ -355,4 +355,11 @@ sed -e "s/:$xform_port\b/:10001/" "$xform_out" > "$out12/transformedpoetry.txt"
 sed -e 's/127\.0\.0\.1:[0-9]*/127.0.0.1:52814/g' "$xform_err" > "$out12/transformedpoetry-log.txt"
 rm "$xform_out" "$xform_err"
 
+# ---------------------------------------------------------------------------
+# Part 16: log-demo's log. Its times are left as they were.
+# ---------------------------------------------------------------------------
+out16=book/src/transcripts/part16
+mkdir -p "$out16"
+env -u RUST_LOG "$bin/log-demo" > "$out16/log-demo.txt"
+
 echo "Wrote the transcripts under book/src/transcripts and the timelines under book/src/images."

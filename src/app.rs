@@ -33,7 +33,6 @@
 //! run-time matter, and [`MultiService::add`] refuses it with
 //! [`ServiceError::NameTaken`].
 
-use std::any::type_name;
 use std::cell::{Cell, RefCell};
 use std::error::Error;
 use std::fmt;
@@ -42,7 +41,7 @@ use std::rc::Rc;
 use crate::defer::{deferred, succeed, Deferred};
 use crate::failure::Failure;
 use crate::protocol::Factory;
-use crate::tcp::{CannotListen, ListeningPort};
+use crate::tcp::{CannotListen, IntoFactory, ListeningPort};
 use crate::Reactor;
 
 // ANCHOR: service
@@ -261,8 +260,8 @@ pub struct TcpServer {
     port: u16,
     interface: String,
     factory: Rc<dyn Factory>,
-    /// The factory's type, for the log lines.
-    factory_name: &'static str,
+    /// The factory's name, for the log lines.
+    factory_name: String,
     listening: Option<ListeningPort>,
     running: bool,
 }
@@ -270,12 +269,13 @@ pub struct TcpServer {
 impl TcpServer {
     /// A server for `factory` on `interface:port` (port 0: any free one),
     /// not yet listening.
-    pub fn new<F: Factory + 'static>(port: u16, factory: F, interface: &str) -> TcpServer {
+    pub fn new(port: u16, factory: impl IntoFactory, interface: &str) -> TcpServer {
+        let factory = factory.into_factory();
         TcpServer {
             port,
             interface: interface.to_string(),
-            factory: Rc::new(factory),
-            factory_name: short_type_name(type_name::<F>()),
+            factory_name: factory.log_prefix(),
+            factory,
             listening: None,
             running: false,
         }
@@ -315,7 +315,7 @@ impl Service for TcpServer {
         self.running = false;
         let port = self.listening.take()?;
         let number = port.host().port();
-        let name = self.factory_name;
+        let name = self.factory_name.clone();
         Some(port.stop_listening().add_callback(move |()| {
             tracing::info!("(TCP Port {number} Closed)");
             tracing::info!("Stopping factory {name}");
@@ -324,16 +324,6 @@ impl Service for TcpServer {
     }
 }
 // ANCHOR_END: tcp_server
-
-/// `PoetryFactory` for `fastpoetry::PoetryFactory`: the log shows the
-/// type, not the path of modules it lives in.
-fn short_type_name(full: &'static str) -> &'static str {
-    let without_generics = full.split('<').next().unwrap_or(full);
-    without_generics
-        .rsplit("::")
-        .next()
-        .unwrap_or(without_generics)
-}
 
 #[cfg(test)]
 mod tests;

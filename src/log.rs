@@ -11,16 +11,44 @@
 //! programs' own output stays clean; `RUST_LOG=mini_twisted=debug` shows
 //! more), and it makes a closed stdout end the program quietly: see
 //! [`BROKEN_PIPE_EXIT`].
+//!
+//! # Logging as a server does (Part 16)
+//!
+//! A server run by `poetryd` keeps a log instead: [`start_logging`] sends
+//! every `tracing` event at the `info` level and above to a writer (a file,
+//! stdout) as lines in the form Twisted's log uses,
+//!
+//! ```text
+//! 2026-12-02T16:20:00+0000 [PoetryFactory] sending 3003 bytes of poetry to 127.0.0.1:55048
+//! ```
+//!
+//! the time in UTC, then in brackets the *system*: who was at work when
+//! the line was logged. The reactor names the descriptor whose event it is
+//! handling (a connection or a listening port names its factory); outside
+//! of that the system is `-`. A message of several lines continues on
+//! lines that start with a tab, so that every line a reader scans for
+//! starts with a time. Nothing is written before `start_logging`: a
+//! program that never starts logging stays quiet. [`msg`] and [`err`] are
+//! the two calls a program needs; `tracing`'s own macros work as well.
 
 use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::{Cell, RefCell};
+use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
+
+use crate::failure::Failure;
 
 /// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default
 /// `warn`), and installs the panic hook that ends the program quietly when
@@ -240,4 +268,301 @@ pub fn describe_stack(backtrace: &Backtrace, full: bool) -> String {
         ));
     }
     out
+}
+
+// ---------------------------------------------------------------------------
+// Logging as a server does (Part 16).
+// ---------------------------------------------------------------------------
+
+/// Set once [`start_logging`] has: until then nobody pays for naming the
+/// system of each event.
+static LOGGING: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Who is at work on this thread, innermost last.
+    static SYSTEMS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+// ANCHOR: start_logging
+/// Starts the log: from now on, every `tracing` event at the `info` level
+/// and above (or what `RUST_LOG` asks for) is written to `writer` as a line
+/// `TIME [SYSTEM] MESSAGE`, and the first line says `Log opened.`. Fails if
+/// this process already has a `tracing` subscriber ([`init`], or an earlier
+/// call): there is one log per process.
+pub fn start_logging(writer: impl Write + Send + 'static) -> Result<(), LogAlreadyStarted> {
+    install_panic_hook();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing::subscriber::set_global_default(logger(writer, filter))
+        .map_err(|_| LogAlreadyStarted)?;
+    LOGGING.store(true, Ordering::Relaxed);
+    msg("Log opened.");
+    Ok(())
+}
+// ANCHOR_END: start_logging
+
+/// The subscriber [`start_logging`] installs: `tracing-subscriber`'s, with
+/// our line format.
+fn logger(writer: impl Write + Send + 'static, filter: EnvFilter) -> impl Subscriber + Send + Sync {
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(Mutex::new(writer))
+        .event_format(TwistedFormat)
+        .finish()
+}
+
+/// [`start_logging`] found the process already logging.
+#[derive(Debug)]
+pub struct LogAlreadyStarted;
+
+impl fmt::Display for LogAlreadyStarted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("this process is already logging")
+    }
+}
+
+impl std::error::Error for LogAlreadyStarted {}
+
+/// Logs a line (Twisted's `log.msg`).
+pub fn msg(text: impl fmt::Display) {
+    tracing::info!("{text}");
+}
+
+/// Logs a failure as an error (Twisted's `log.err`): `Unhandled Error`,
+/// then, on continuation lines, the failure's type and message, what
+/// caused it, and where it was made when a backtrace was captured.
+pub fn err(failure: &Failure) {
+    tracing::error!("Unhandled Error\n{}", failure.report().trim_end());
+}
+
+/// While a `System` lives, log lines on this thread name `name` as their
+/// system. The reactor enters one around each descriptor's event; `name`
+/// is only called, and the name only made, when logging has started.
+pub struct System(bool);
+
+impl System {
+    pub fn enter(name: impl FnOnce() -> String) -> System {
+        if !LOGGING.load(Ordering::Relaxed) {
+            return System(false);
+        }
+        let entered = SYSTEMS
+            .try_with(|systems| systems.borrow_mut().push(name()))
+            .is_ok();
+        System(entered)
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = SYSTEMS.try_with(|systems| systems.borrow_mut().pop());
+        }
+    }
+}
+
+/// The system of a line logged now: the innermost entered, or `-`.
+fn current_system() -> String {
+    SYSTEMS
+        .try_with(|systems| systems.borrow().last().cloned())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "-".to_string())
+}
+
+// ANCHOR: format
+/// The line format of [`start_logging`].
+struct TwistedFormat;
+
+impl<S, N> FormatEvent<S, N> for TwistedFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        context: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut message = String::new();
+        context.format_fields(Writer::new(&mut message), event)?;
+        let mut lines = message.lines();
+        write!(
+            writer,
+            "{} [{}] {}",
+            timestamp(SystemTime::now()),
+            current_system(),
+            lines.next().unwrap_or_default()
+        )?;
+        for line in lines {
+            write!(writer, "\n\t{line}")?;
+        }
+        writeln!(writer)
+    }
+}
+// ANCHOR_END: format
+
+/// `2026-12-02T16:20:00+0000`: the time in UTC, to the second.
+fn timestamp(time: SystemTime) -> String {
+    let seconds = match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => since.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64),
+    };
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_date(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+0000",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// The Gregorian date `days` after 1970-01-01. The calendar repeats every
+/// 400 years (146,097 days); counting from 1 March makes the leap day the
+/// last day of a year, so that months have a fixed pattern of lengths.
+/// One date is all the framework ever prints, which is not worth a
+/// dependency on a date library.
+fn civil_date(days: i64) -> (i64, u32, u32) {
+    // Days since 0000-03-01, in eras of 400 years.
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    // Months from March: 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 31, 28/29.
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month as u32, day as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_utc_to_the_second() {
+        let at = |seconds: u64| timestamp(UNIX_EPOCH + Duration::from_secs(seconds));
+        assert_eq!(at(0), "1970-01-01T00:00:00+0000");
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00+0000");
+        assert_eq!(at(1_709_251_199), "2024-02-29T23:59:59+0000");
+        assert_eq!(at(4_107_542_400), "2100-03-01T00:00:00+0000");
+        assert_eq!(
+            timestamp(UNIX_EPOCH - Duration::from_secs(1)),
+            "1969-12-31T23:59:59+0000"
+        );
+    }
+
+    #[test]
+    fn every_day_follows_the_one_before() {
+        let mut previous = civil_date(-1);
+        for days in 0..800_000 {
+            let (year, month, day) = civil_date(days);
+            let next_day = (year, month, day) == (previous.0, previous.1, previous.2 + 1);
+            let next_month = day == 1 && (year, month) == (previous.0, previous.1 + 1);
+            let next_year = (month, day) == (1, 1) && year == previous.0 + 1;
+            assert!(
+                next_day || next_month || next_year,
+                "{previous:?} then {year}-{month}-{day}"
+            );
+            previous = (year, month, day);
+        }
+    }
+
+    /// A writer tests can read back.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[derive(Debug)]
+    struct Outer(Inner);
+
+    #[derive(Debug)]
+    struct Inner;
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("the poem could not be sent")
+        }
+    }
+
+    impl fmt::Display for Inner {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("the peer went away")
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    impl std::error::Error for Inner {}
+
+    #[test]
+    fn lines_start_with_the_time_and_the_system_and_continue_with_a_tab() {
+        let written = Shared::default();
+        let subscriber = logger(written.clone(), EnvFilter::new("info"));
+        tracing::subscriber::with_default(subscriber, || {
+            msg("This will be logged.");
+            tracing::debug!("Below the info level: not logged.");
+            err(&Failure::without_backtrace(Outer(Inner)));
+        });
+        let text = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        let stamp = |line: &str| {
+            let (stamp, rest) = line.split_at(24);
+            assert!(stamp.ends_with("+0000"), "{line}");
+            assert_eq!(stamp.as_bytes()[10], b'T', "{line}");
+            rest.to_string()
+        };
+        assert_eq!(stamp(lines[0]), " [-] This will be logged.");
+        assert_eq!(stamp(lines[1]), " [-] Unhandled Error");
+        assert!(lines[2].starts_with("\tFailure: "), "{text}");
+        assert!(
+            lines[2].ends_with("Outer: the poem could not be sent"),
+            "{text}"
+        );
+        assert_eq!(lines[3], "\t  caused by: the peer went away");
+        assert_eq!(lines[4], "\t  (no backtrace was captured)");
+    }
+
+    #[test]
+    fn a_system_is_named_only_while_logging_and_while_entered() {
+        // Logging has not started in this test process, so nothing is
+        // named and the name is not even made.
+        let _quiet = System::enter(|| unreachable!("not logging"));
+        assert_eq!(current_system(), "-");
+        LOGGING.store(true, Ordering::Relaxed);
+        {
+            let _outer = System::enter(|| "PoetryFactory".to_string());
+            assert_eq!(current_system(), "PoetryFactory");
+            {
+                let _inner = System::enter(|| "inner".to_string());
+                assert_eq!(current_system(), "inner");
+            }
+            assert_eq!(current_system(), "PoetryFactory");
+        }
+        assert_eq!(current_system(), "-");
+        LOGGING.store(false, Ordering::Relaxed);
+    }
 }

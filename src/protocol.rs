@@ -115,6 +115,22 @@ pub trait Protocol {
 pub trait Factory {
     /// A connection to or from `addr` is up: make its protocol.
     fn build_protocol(&self, addr: SocketAddr) -> Box<dyn Protocol>;
+
+    /// The name the log gives this factory's connections (Part 16): its
+    /// type's name, without the path of modules it lives in.
+    fn log_prefix(&self) -> String {
+        short_type_name(std::any::type_name::<Self>()).to_string()
+    }
+}
+
+/// `PoetryFactory` for `fastpoetry::PoetryFactory` (and for
+/// `fastpoetry::PoetryFactory<T>`): what a log line needs of a type's name.
+pub fn short_type_name(full: &'static str) -> &'static str {
+    let without_generics = full.split('<').next().unwrap_or(full);
+    without_generics
+        .rsplit("::")
+        .next()
+        .unwrap_or(without_generics)
 }
 
 /// A factory for outgoing connections (Twisted's `ClientFactory`). Its

@@ -907,6 +907,8 @@ impl Reactor {
         let problem = event.is_error();
         if event.is_readable() || event.is_read_closed() || problem {
             if let Some(reader) = self.reader_of(fd) {
+                // Log lines written meanwhile name the descriptor (Part 16).
+                let _system = log::System::enter(|| reader.log_prefix());
                 let outcome = self.call_descriptor("do_read", || reader.do_read(self));
                 if let Some(reason) = outcome {
                     self.forget(fd, address(&reader));
@@ -918,6 +920,7 @@ impl Reactor {
         }
         if event.is_writable() || event.is_write_closed() || problem {
             if let Some(writer) = self.writer_of(fd) {
+                let _system = log::System::enter(|| writer.log_prefix());
                 let outcome = self.call_descriptor("do_write", || writer.do_write(self));
                 if let Some(reason) = outcome {
                     self.forget(fd, address(&writer));

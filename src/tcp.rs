@@ -420,6 +420,8 @@ struct Connection {
     host_hint: SocketAddr,
     /// For an outgoing connection, who to tell when it ends.
     connector: Option<Connector>,
+    /// The name of the factory that made its protocol, for the log.
+    system: Rc<str>,
 }
 // ANCHOR_END: connection
 
@@ -431,6 +433,7 @@ impl Connection {
         host_hint: SocketAddr,
         protocol: Box<dyn Protocol>,
         connector: Option<Connector>,
+        system: Rc<str>,
     ) -> Rc<Connection> {
         Rc::new_cyclic(|me| Connection {
             fd: socket.as_raw_fd(),
@@ -451,6 +454,7 @@ impl Connection {
             host: Cell::new(None),
             host_hint,
             connector,
+            system,
         })
     }
 
@@ -861,8 +865,10 @@ impl FileDescriptor for Connection {
         self.finish(reactor, Ending::from(reason));
     }
 
+    /// Its factory's name: log lines written while it is at work name the
+    /// factory, as Twisted's do (Part 16).
     fn log_prefix(&self) -> String {
-        "tcp".to_string()
+        self.system.to_string()
     }
 }
 
@@ -930,6 +936,8 @@ struct Listener {
     address: SocketAddr,
     /// A retry after an accept error is already scheduled.
     retrying: Cell<bool>,
+    /// Its factory's name, for the log (Part 16); each connection shares it.
+    system: Rc<str>,
 }
 
 impl Listener {
@@ -944,7 +952,9 @@ impl Listener {
         else {
             return; // dropping the socket closes it; other clients go on
         };
-        let connection = Connection::new(reactor, socket, peer, self.address, protocol, None);
+        let system = Rc::clone(&self.system);
+        let connection =
+            Connection::new(reactor, socket, peer, self.address, protocol, None, system);
         connection.start(reactor);
         // The last reference, if it closed at once: dropped under the guard.
         reactor.catching("dropping a connection", || drop(connection));
@@ -1019,8 +1029,10 @@ impl FileDescriptor for Listener {
         self.close(Some(reactor));
     }
 
+    /// Its factory's name too: a protocol's `connection_made` runs while
+    /// the listener is accepting.
     fn log_prefix(&self) -> String {
-        "listener".to_string()
+        self.system.to_string()
     }
 }
 
@@ -1098,6 +1110,8 @@ struct ConnectorInner {
     /// Held weakly: the reactor owns the attempt while it is registered.
     attempt: RefCell<Weak<Attempt>>,
     connection: RefCell<Weak<Connection>>,
+    /// The factory's name, for the log (Part 16).
+    system: Rc<str>,
 }
 
 impl Connector {
@@ -1155,7 +1169,16 @@ impl Connector {
         }
         self.inner.state.set(ConnectorState::Connected);
         let host = socket.local_addr().unwrap_or(peer);
-        let connection = Connection::new(reactor, socket, peer, host, protocol, Some(self.clone()));
+        let system = Rc::clone(&self.inner.system);
+        let connection = Connection::new(
+            reactor,
+            socket,
+            peer,
+            host,
+            protocol,
+            Some(self.clone()),
+            system,
+        );
         *self.inner.connection.borrow_mut() = Rc::downgrade(&connection);
         connection.start(reactor);
         reactor.catching("dropping a connection", || drop(connection));
@@ -1327,6 +1350,7 @@ impl Reactor {
                 cancelled: Cell::new(false),
                 attempt: RefCell::default(),
                 connection: RefCell::default(),
+                system: factory.log_prefix().into(),
             }),
         };
         self.catching("started_connecting", || {
@@ -1372,6 +1396,7 @@ impl Reactor {
         interface: &str,
     ) -> Result<ListeningPort, CannotListen> {
         let factory = factory.into_factory();
+        let factory_name = factory.log_prefix();
         let cannot = |error| CannotListen {
             interface: interface.to_string(),
             port,
@@ -1386,6 +1411,7 @@ impl Reactor {
             factory: RefCell::new(Some(factory)),
             address,
             retrying: Cell::new(false),
+            system: factory_name.into(),
         });
         self.add_reader(listener.clone()).map_err(cannot)?;
         Ok(ListeningPort {

@@ -132,7 +132,7 @@ fn recipe(name: &str) -> Option<Recipe> {
         "exception" => recipe.own_panic = Some("I fall down."),
         "failure-examples" | "defer-1" | "defer-2" | "defer-3" | "defer-4" | "defer-5"
         | "defer-6" | "defer-7" | "defer-8" | "defer-9" | "defer-10" | "defer-11"
-        | "defer-unhandled" => {}
+        | "defer-unhandled" | "log-demo" => {}
         "showcase" => {
             let out = scratch(&format!("faults-stdout-{name}"));
             recipe.args = strings(&["--quick", "--no-build", "--out-dir"]);

@@ -165,7 +165,7 @@ impl Factory for SilentFactory {
 #[test]
 fn a_tcp_server_listens_when_started_not_when_made() {
     let reactor = Reactor::new().unwrap();
-    let mut server = TcpServer::new(0, SilentFactory, "127.0.0.1");
+    let mut server = TcpServer::new(0, Rc::new(SilentFactory), "127.0.0.1");
     assert!(server.port().is_none());
     assert!(reactor.readers().is_empty());
     server.privileged_start(&reactor).unwrap();
@@ -187,7 +187,7 @@ fn a_tcp_server_that_cannot_listen_fails_its_start() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let reactor = Reactor::new().unwrap();
-    let mut server = TcpServer::new(port, SilentFactory, "127.0.0.1");
+    let mut server = TcpServer::new(port, Rc::new(SilentFactory), "127.0.0.1");
     let failure = server.privileged_start(&reactor).unwrap_err();
     assert!(failure.check::<CannotListen>(), "{failure}");
 }
@@ -259,10 +259,14 @@ fn a_stop_that_never_finishes_is_given_up_on_after_the_limit() {
 }
 
 #[test]
-fn short_type_names_drop_the_path() {
+fn a_factory_is_named_by_its_type_without_the_path() {
+    use crate::protocol::short_type_name;
+    assert_eq!(SilentFactory.log_prefix(), "SilentFactory");
+    let shared: Rc<dyn Factory> = Rc::new(SilentFactory);
     assert_eq!(
-        short_type_name("fastpoetry::PoetryFactory"),
-        "PoetryFactory"
+        shared.log_prefix(),
+        "SilentFactory",
+        "through a trait object too"
     );
     assert_eq!(short_type_name("a::b::Wrap<c::Inner>"), "Wrap");
     assert_eq!(short_type_name("Plain"), "Plain");
