@@ -325,5 +325,34 @@ impl Service for TcpServer {
 }
 // ANCHOR_END: tcp_server
 
+// ANCHOR: signals
+/// Makes SIGINT (Ctrl-C) and SIGTERM (`kill`) stop `reactor` cleanly: the
+/// signal is logged (`Received SIGTERM, shutting down.`) and the reactor
+/// stops as [`Reactor::stop`] does, waiting for its services. A thread of
+/// its own waits for the signals and hands each one to the loop through a
+/// [`Remote`](crate::reactor::Remote), because a signal handler may do
+/// almost nothing itself.
+pub fn stop_on_signals(reactor: &Reactor) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let remote = reactor.remote();
+    std::thread::Builder::new()
+        .name("signals".to_string())
+        .spawn(move || {
+            for signal in signals.forever() {
+                let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+                let handed = remote.call(move |reactor| {
+                    crate::log::msg(format!("Received {name}, shutting down."));
+                    reactor.stop();
+                });
+                if handed.is_err() {
+                    break; // the reactor is gone: nothing left to stop
+                }
+            }
+        })?;
+    Ok(())
+}
+// ANCHOR_END: signals
+
 #[cfg(test)]
 mod tests;
