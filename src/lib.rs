@@ -12,7 +12,7 @@
 //! | `defer`    | 7–9, 13–14, 18–19 | Deferreds                                     |
 //! | `netstring`| 12              | netstring framing                               |
 //! | `inline`   | 17              | Deferreds as Futures, `async` on the reactor    |
-//! | `testing`  | 5, 15           | the test kit: fake transport, loopback, fake clock |
+//! | `testing`  | 5, 15           | the test kit: fakes, a fake clock, waits        |
 //! | `app`      | 16              | services, applications, a TCP server service    |
 //!
 //! Besides those, [`log`] holds the diagnostics every program switches on.

@@ -6,6 +6,7 @@ mod common;
 use assert_cmd::cargo::cargo_bin_cmd;
 use common::{dead_port, ports, three_servers, LIMIT, POEMS};
 
+// ANCHOR: client_4
 #[test]
 fn client_4_prints_every_poem_and_reports_a_dead_server() {
     let servers = three_servers();
@@ -30,6 +31,7 @@ fn client_4_prints_every_poem_and_reports_a_dead_server() {
         )
     );
 }
+// ANCHOR_END: client_4
 
 #[test]
 fn the_callback_runs_on_the_stack_of_connection_lost() {
