@@ -340,7 +340,11 @@ pub fn stop_on_signals(reactor: &Reactor) -> std::io::Result<()> {
         .name("signals".to_string())
         .spawn(move || {
             for signal in signals.forever() {
-                let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+                let name = if signal == SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
                 let handed = remote.call(move |reactor| {
                     crate::log::msg(format!("Received {name}, shutting down."));
                     reactor.stop();

@@ -124,6 +124,25 @@ fn recipe(name: &str) -> Option<Recipe> {
             recipe.args = vec![port_of(&server.next_line()).to_string()];
             recipe._others.push(server);
         }
+        "poetryd" => {
+            // In the foreground it logs to stdout; its first line is no
+            // port, so it is watched as a program that runs until stopped.
+            recipe.kind = Kind::Forever;
+            // A folder per run: the two runs (closed at once, closed after
+            // the first line) must not find each other's pid file.
+            static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let pidfile = scratch(&format!("faults-stdout-poetryd-{run}")).join("poetryd.pid");
+            let pidfile = pidfile.to_string_lossy().into_owned();
+            recipe.args = strings(&[
+                "--nodaemon",
+                "--pidfile",
+                &pidfile,
+                "transform",
+                "--port",
+                "0",
+            ]);
+        }
         "simple" => recipe.kind = Kind::Silent,
         "hello" | "stack" => recipe.kind = Kind::Forever,
         "countdown" => recipe.args = strings(&["--interval", "0.01"]),
