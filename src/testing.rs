@@ -3,7 +3,10 @@
 //! transport):
 //!
 //! - [`FakeTransport`], for testing a protocol without a socket, and
-//!   [`Loopback`], two protocols joined in memory;
+//!   [`Loopback`], two protocols joined in memory: delivering at once
+//!   ([`Loopback::connect`]), or a turn of a reactor at a time
+//!   ([`Loopback::connect_on`]), so that a test can watch a conversation
+//!   round by round;
 //! - [`Clock`], a fake clock for a reactor's timers, which moves only when
 //!   the test says [`advance`](Clock::advance);
 //! - [`run_until`], which turns the reactor until a Deferred fires, within
@@ -60,6 +63,7 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::error::Error;
 use std::fmt;
 use std::net::SocketAddr;
@@ -479,17 +483,25 @@ impl Error for DirtyReactor {}
 // Two protocols joined in memory.
 // ---------------------------------------------------------------------------
 
-/// Two protocols joined in memory, as if by a connection: what one writes,
-/// the other receives at once, on the writer's own call stack. A protocol
-/// is still never re-entered: when the writer's peer answers at once, the
-/// answer waits until the writer's method has returned, then arrives, all
-/// before the first call into the pair returns. So a conversation of many
-/// rounds runs to its end inside [`Loopback::connect`].
+/// Two protocols joined in memory, as if by a connection, in one of two
+/// ways.
+///
+/// [`Loopback::connect`] delivers at once: what one side writes, the other
+/// receives on the writer's own call stack, so a conversation of many
+/// rounds runs to its end inside `connect`. [`Loopback::connect_on`]
+/// delivers through a reactor instead: what is written (and a close)
+/// arrives on the reactor's next turn, so that a test can watch the
+/// conversation a turn at a time.
+///
+/// Either way a protocol is never re-entered: what arrives for a protocol
+/// whose method is running waits until that method has returned.
 ///
 /// `lose_connection` (either side) ends the connection for both with
-/// [`ConnectionDone`]; `abort_connection` tells the side that aborted
-/// [`ConnectionAborted`] and the other [`ConnectionDone`]... as a real peer
-/// would only see the connection close.
+/// [`ConnectionDone`], once what was written before it has arrived;
+/// `abort_connection` drops what has not arrived yet, and tells the side
+/// that aborted [`ConnectionAborted`] and the other [`ConnectionDone`]...
+/// as a real peer would only see the connection close. Nothing written
+/// after a close arrives.
 pub struct Loopback {
     ends: [Rc<End>; 2],
 }
@@ -497,33 +509,97 @@ pub struct Loopback {
 /// One side of a [`Loopback`].
 struct End {
     protocol: ProtocolCell,
-    peer: RefCell<Weak<End>>,
-    open: Rc<Cell<bool>>,
+    /// 0 for `a`, 1 for `b`: where this end sits in `Link::ends`.
+    side: usize,
+    link: Rc<Link>,
     address: SocketAddr,
     peer_address: SocketAddr,
 }
 
+/// What the two ends share. It holds the ends weakly: the [`Loopback`]
+/// owns them, so dropping the pair drops both protocols, whatever is still
+/// waiting for a turn of the reactor.
+struct Link {
+    ends: RefCell<[Weak<End>; 2]>,
+    /// Neither protocol has heard the end yet.
+    open: Cell<bool>,
+    /// A close has been asked for: nothing more is written.
+    closing: Cell<bool>,
+    /// For [`Loopback::connect_on`]: the reactor that delivers, and what
+    /// waits for its next turn, in the order it happened.
+    reactor: Option<WeakReactor>,
+    in_flight: RefCell<VecDeque<InFlight>>,
+    /// A delivery is scheduled for the next turn.
+    scheduled: Cell<bool>,
+    /// A side aborted: what was on its way is dropped, not delivered.
+    aborted: Cell<bool>,
+}
+
+/// Something a side did that the other has not heard yet.
+enum InFlight {
+    Data {
+        to: usize,
+        bytes: Vec<u8>,
+    },
+    Close {
+        by: usize,
+        mine: Failure,
+        theirs: Failure,
+    },
+}
+
 impl Loopback {
     /// Joins `a` (at 127.0.0.1:20000) and `b` (at 127.0.0.1:10000), then
-    /// tells `a` and then `b` that the connection is made.
+    /// tells `a` and then `b` that the connection is made. What they write
+    /// is delivered at once.
     pub fn connect(a: Box<dyn Protocol>, b: Box<dyn Protocol>) -> Loopback {
-        let open = Rc::new(Cell::new(true));
+        Loopback::join(a, b, None)
+    }
+
+    /// Joins `a` and `b` as [`connect`](Loopback::connect) does, and tells
+    /// both now that the connection is made; but what either writes from
+    /// then on waits for a turn of `reactor`, which delivers it from a
+    /// zero-delay call, and so does a close.
+    ///
+    /// One turn, [`Reactor::iterate`] with a zero timeout, delivers one
+    /// round: all that was written before the turn began, in the order it
+    /// was written (one side's writes back to back arriving together, as
+    /// one read). What the protocols write while they hear it waits for the
+    /// next turn. On a fake clock, [`Clock::advance`] runs every zero-delay
+    /// call that comes due, those scheduled meanwhile included (Twisted's
+    /// `Clock`), so it runs round after round until the conversation is
+    /// quiet.
+    ///
+    /// The pair owns the protocols: keep it while the reactor turns.
+    pub fn connect_on(reactor: &Reactor, a: Box<dyn Protocol>, b: Box<dyn Protocol>) -> Loopback {
+        Loopback::join(a, b, Some(reactor.downgrade()))
+    }
+
+    fn join(a: Box<dyn Protocol>, b: Box<dyn Protocol>, reactor: Option<WeakReactor>) -> Loopback {
         let (at_a, at_b) = (
             SocketAddr::from(([127, 0, 0, 1], 20000)),
             SocketAddr::from(([127, 0, 0, 1], 10000)),
         );
-        let end = |protocol, address, peer_address| {
+        let link = Rc::new(Link {
+            ends: RefCell::default(),
+            open: Cell::new(true),
+            closing: Cell::new(false),
+            reactor,
+            in_flight: RefCell::default(),
+            scheduled: Cell::new(false),
+            aborted: Cell::new(false),
+        });
+        let end = |side, protocol, address, peer_address| {
             Rc::new(End {
                 protocol: ProtocolCell::new(protocol),
-                peer: RefCell::default(),
-                open: open.clone(),
+                side,
+                link: Rc::clone(&link),
                 address,
                 peer_address,
             })
         };
-        let ends = [end(a, at_a, at_b), end(b, at_b, at_a)];
-        *ends[0].peer.borrow_mut() = Rc::downgrade(&ends[1]);
-        *ends[1].peer.borrow_mut() = Rc::downgrade(&ends[0]);
+        let ends = [end(0, a, at_a, at_b), end(1, b, at_b, at_a)];
+        *link.ends.borrow_mut() = [Rc::downgrade(&ends[0]), Rc::downgrade(&ends[1])];
         for end in &ends {
             let transport = Rc::new(LoopbackTransport(Rc::downgrade(end)));
             drop(end.protocol.deliver(Event::Made(transport)));
@@ -531,25 +607,115 @@ impl Loopback {
         Loopback { ends }
     }
 
-    /// Is the connection still open?
+    /// Is the connection still open? False once both protocols have heard
+    /// that it ended.
     pub fn is_open(&self) -> bool {
-        self.ends[0].open.get()
+        self.ends[0].link.open.get()
     }
 }
 
-impl End {
-    fn peer(&self) -> Option<Rc<End>> {
-        self.peer.borrow().upgrade()
+impl Link {
+    fn end(&self, side: usize) -> Option<Rc<End>> {
+        self.ends.borrow()[side].upgrade()
     }
 
-    /// Ends the connection for both sides, each hearing its own reason.
-    fn close(&self, mine: Failure, theirs: Failure) {
-        if !self.open.replace(false) {
+    /// `data`, written by `side`, for the other side: now, or queued for
+    /// the reactor's next turn.
+    fn write(self: &Rc<Self>, side: usize, data: &[u8]) {
+        if self.closing.get() {
             return;
         }
-        drop(self.protocol.deliver(Event::Lost(mine, None)));
-        if let Some(peer) = self.peer() {
+        let to = 1 - side;
+        if self.reactor.is_none() {
+            if let Some(peer) = self.end(to) {
+                drop(peer.protocol.data_received(data));
+            }
+            return;
+        }
+        {
+            let mut in_flight = self.in_flight.borrow_mut();
+            match in_flight.back_mut() {
+                Some(InFlight::Data { to: last, bytes }) if *last == to => {
+                    bytes.extend_from_slice(data)
+                }
+                _ => in_flight.push_back(InFlight::Data {
+                    to,
+                    bytes: data.to_vec(),
+                }),
+            }
+        }
+        self.schedule();
+    }
+
+    /// `side` ends the connection; each side will hear its own reason.
+    fn close(self: &Rc<Self>, side: usize, mine: Failure, theirs: Failure, abort: bool) {
+        if self.closing.replace(true) {
+            return;
+        }
+        if self.reactor.is_none() {
+            return self.end_both(side, mine, theirs);
+        }
+        let mut in_flight = self.in_flight.borrow_mut();
+        if abort {
+            // What was still on its way never arrives (there is nothing
+            // else in flight: this is the first close).
+            in_flight.clear();
+            self.aborted.set(true);
+        }
+        in_flight.push_back(InFlight::Close {
+            by: side,
+            mine,
+            theirs,
+        });
+        drop(in_flight);
+        self.schedule();
+    }
+
+    /// Tells `by` and then the other side that the connection is over.
+    fn end_both(&self, by: usize, mine: Failure, theirs: Failure) {
+        self.open.set(false);
+        // Each protocol comes back once it has heard: dropped here.
+        if let Some(end) = self.end(by) {
+            drop(end.protocol.deliver(Event::Lost(mine, None)));
+        }
+        if let Some(peer) = self.end(1 - by) {
             drop(peer.protocol.deliver(Event::Lost(theirs, None)));
+        }
+    }
+
+    /// Asks the reactor for a turn, unless one is asked for already. The
+    /// call holds the link weakly: a pending delivery keeps nothing alive.
+    fn schedule(self: &Rc<Self>) {
+        if self.scheduled.replace(true) {
+            return;
+        }
+        let Some(reactor) = self.reactor.as_ref().and_then(WeakReactor::upgrade) else {
+            return; // the reactor is gone: nothing will be delivered
+        };
+        let link = Rc::downgrade(self);
+        reactor.call_later(Duration::ZERO, move |_| {
+            if let Some(link) = link.upgrade() {
+                link.deliver_round();
+            }
+        });
+    }
+
+    /// One turn's deliveries: what was on its way when the turn began.
+    /// What the protocols write meanwhile waits for the next turn.
+    fn deliver_round(&self) {
+        self.scheduled.set(false);
+        let round = self.in_flight.take();
+        for item in round {
+            match item {
+                // An abort during this round drops what is left of it.
+                InFlight::Data { .. } if self.aborted.get() => {}
+                InFlight::Data { to, bytes } => {
+                    if let Some(end) = self.end(to) {
+                        drop(end.protocol.data_received(&bytes));
+                    }
+                }
+                InFlight::Close { by, mine, theirs } => return self.end_both(by, mine, theirs),
+            }
         }
     }
 }
@@ -560,24 +726,25 @@ struct LoopbackTransport(Weak<End>);
 
 impl Transport for LoopbackTransport {
     fn write(&self, data: &[u8]) {
-        let Some(end) = self.0.upgrade() else { return };
-        if let (true, Some(peer)) = (end.open.get(), end.peer()) {
-            drop(peer.protocol.data_received(data));
+        if let Some(end) = self.0.upgrade() {
+            end.link.write(end.side, data);
         }
     }
 
     fn lose_connection(&self) {
         if let Some(end) = self.0.upgrade() {
-            end.close(Failure::new(ConnectionDone), Failure::new(ConnectionDone));
+            let done = || Failure::new(ConnectionDone);
+            end.link.close(end.side, done(), done(), false);
         }
     }
 
     fn abort_connection(&self) {
         if let Some(end) = self.0.upgrade() {
-            end.close(
+            let (mine, theirs) = (
                 Failure::new(ConnectionAborted),
                 Failure::new(ConnectionDone),
             );
+            end.link.close(end.side, mine, theirs, true);
         }
     }
 
@@ -930,5 +1097,270 @@ mod tests {
                 "b lost: the connection was closed cleanly",
             ]
         );
+    }
+
+    // -- A loopback pair on a reactor ------------------------------------
+
+    type Log = Rc<RefCell<Vec<String>>>;
+    type Slot = Rc<RefCell<Option<Rc<dyn Transport>>>>;
+
+    /// Notes what it hears, hangs up when it hears `bye` and aborts when it
+    /// hears `abort`, and leaves its transport where the test can write.
+    struct Chat {
+        name: &'static str,
+        log: Log,
+        slot: Slot,
+        /// Also holds on to the reactor, as a protocol that schedules
+        /// its own timers would.
+        _reactor: Option<Reactor>,
+        _alive: Rc<()>,
+    }
+
+    impl Protocol for Chat {
+        fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+            note(&self.log, format!("{} made", self.name));
+            *self.slot.borrow_mut() = Some(transport);
+        }
+
+        fn data_received(&mut self, data: &[u8]) {
+            let heard = String::from_utf8_lossy(data).into_owned();
+            note(&self.log, format!("{} heard {heard}", self.name));
+            let Some(transport) = self.slot.borrow().clone() else {
+                return;
+            };
+            match data {
+                b"bye" => transport.lose_connection(),
+                b"abort" => transport.abort_connection(),
+                _ => {}
+            }
+        }
+
+        fn connection_lost(&mut self, reason: Failure) {
+            note(&self.log, format!("{} lost: {reason}", self.name));
+        }
+    }
+
+    fn chat(name: &'static str, log: &Log) -> (Box<Chat>, Slot) {
+        let slot = Slot::default();
+        let chat = Chat {
+            name,
+            log: Rc::clone(log),
+            slot: Rc::clone(&slot),
+            _reactor: None,
+            _alive: Rc::new(()),
+        };
+        (Box::new(chat), slot)
+    }
+
+    /// The transport a `Chat` left in its slot.
+    fn transport(slot: &Slot) -> Rc<dyn Transport> {
+        slot.borrow().clone().expect("connection_made ran")
+    }
+
+    /// One turn of the reactor, and what the log gained in it.
+    fn turn(reactor: &Reactor, log: &Log) -> Vec<String> {
+        let before = log.borrow().len();
+        reactor.iterate(Duration::ZERO).unwrap();
+        log.borrow()[before..].to_vec()
+    }
+
+    fn counters(log: &Log) -> (Box<Counter>, Box<Counter>) {
+        let counter = |name, starts| {
+            Box::new(Counter {
+                name,
+                transport: None,
+                log: Rc::clone(log),
+                starts,
+                rounds: 4,
+            })
+        };
+        (counter("a", true), counter("b", false))
+    }
+
+    #[test]
+    fn a_pair_on_a_reactor_delivers_one_round_per_turn() {
+        let (_clock, reactor, log) = on_fake_clock();
+        let (a, b) = counters(&log);
+        let pair = Loopback::connect_on(&reactor, a, b);
+        // `a` wrote in connection_made; nothing has arrived yet.
+        assert!(log.borrow().is_empty());
+        // Each answer, written while its side hears, waits for the next
+        // turn; so does the close, and nothing written after it arrives.
+        assert_eq!(turn(&reactor, &log), ["b heard 1", "b answered"]);
+        assert_eq!(turn(&reactor, &log), ["a heard 2", "a answered"]);
+        assert_eq!(turn(&reactor, &log), ["b heard 3", "b answered"]);
+        assert_eq!(turn(&reactor, &log), ["a heard 4"]);
+        assert!(pair.is_open(), "the close has not arrived yet");
+        assert_eq!(
+            turn(&reactor, &log),
+            [
+                "a lost: the connection was closed cleanly",
+                "b lost: the connection was closed cleanly",
+            ]
+        );
+        assert!(!pair.is_open());
+        assert!(turn(&reactor, &log).is_empty());
+        assert!(reactor.pending_calls().is_empty());
+    }
+
+    #[test]
+    fn a_round_delivers_in_the_order_written_and_back_to_back_writes_together() {
+        let (_clock, reactor, log) = on_fake_clock();
+        let ((a, at_a), (b, at_b)) = (chat("a", &log), chat("b", &log));
+        let _pair = Loopback::connect_on(&reactor, a, b);
+        assert_eq!(*log.borrow(), ["a made", "b made"]);
+        let (to_b, to_a) = (transport(&at_a), transport(&at_b));
+        to_b.write(b"x");
+        to_a.write(b"y");
+        to_b.write(b"z1");
+        to_b.write(b"z2");
+        assert_eq!(
+            turn(&reactor, &log),
+            ["b heard x", "a heard y", "b heard z1z2"]
+        );
+    }
+
+    #[test]
+    fn advancing_a_fake_clock_runs_the_whole_conversation() {
+        let (clock, reactor, log) = on_fake_clock();
+        let (a, b) = counters(&log);
+        let pair = Loopback::connect_on(&reactor, a, b);
+        // Each round schedules the next with a zero delay, which is due
+        // at once: one advance runs them all, as Twisted's Clock would.
+        clock.advance(Duration::ZERO);
+        assert!(!pair.is_open());
+        assert_eq!(log.borrow().len(), 9, "{:?}", log.borrow());
+        assert_eq!(log.borrow()[8], "b lost: the connection was closed cleanly");
+    }
+
+    #[test]
+    fn a_close_arrives_after_what_was_written_before_it_and_nothing_after() {
+        let (_clock, reactor, log) = on_fake_clock();
+        let ((a, at_a), (b, at_b)) = (chat("a", &log), chat("b", &log));
+        let pair = Loopback::connect_on(&reactor, a, b);
+        log.borrow_mut().clear();
+        let (to_b, to_a) = (transport(&at_a), transport(&at_b));
+        to_b.write(b"last words");
+        to_b.lose_connection();
+        to_b.write(b"after the close");
+        to_a.write(b"an answer too late");
+        to_b.abort_connection(); // too late to change how it ends
+        assert_eq!(
+            turn(&reactor, &log),
+            [
+                "b heard last words",
+                "a lost: the connection was closed cleanly",
+                "b lost: the connection was closed cleanly",
+            ]
+        );
+        assert!(!pair.is_open());
+        to_a.write(b"anyone?");
+        assert!(turn(&reactor, &log).is_empty());
+    }
+
+    #[test]
+    fn an_abort_drops_what_has_not_arrived_even_within_its_round() {
+        let (_clock, reactor, log) = on_fake_clock();
+        let ((a, at_a), (b, at_b)) = (chat("a", &log), chat("b", &log));
+        let _pair = Loopback::connect_on(&reactor, a, b);
+        log.borrow_mut().clear();
+        let (to_b, to_a) = (transport(&at_a), transport(&at_b));
+        // `b` aborts as it hears the first delivery of the round: the
+        // second, on its way to `a`, never arrives.
+        to_b.write(b"abort");
+        to_a.write(b"lost on the way");
+        assert_eq!(turn(&reactor, &log), ["b heard abort"]);
+        assert_eq!(
+            turn(&reactor, &log),
+            [
+                "b lost: the connection was aborted",
+                "a lost: the connection was closed cleanly",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_delivery_inside_a_nested_advance_waits_for_the_busy_protocol() {
+        /// Hears `ping`, answers `pong`, then advances the clock from
+        /// inside data_received: the answer's answer comes due then.
+        struct Impatient(Log, Clock, Option<Rc<dyn Transport>>);
+        impl Protocol for Impatient {
+            fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+                self.2 = Some(transport);
+            }
+            fn data_received(&mut self, data: &[u8]) {
+                let heard = String::from_utf8_lossy(data).into_owned();
+                note(&self.0, format!("b heard {heard}"));
+                if let (Some(transport), b"ping") = (&self.2, data) {
+                    transport.write(b"pong");
+                    self.1.advance(Duration::ZERO);
+                }
+                note(&self.0, format!("b returns from {heard}"));
+            }
+        }
+        /// Says `ping`, and answers `pong` with `again`.
+        struct Pinger(Log, Option<Rc<dyn Transport>>);
+        impl Protocol for Pinger {
+            fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+                transport.write(b"ping");
+                self.1 = Some(transport);
+            }
+            fn data_received(&mut self, data: &[u8]) {
+                note(
+                    &self.0,
+                    format!("a heard {}", String::from_utf8_lossy(data)),
+                );
+                if let (Some(transport), b"pong") = (&self.1, data) {
+                    transport.write(b"again");
+                }
+            }
+        }
+        let (clock, reactor, log) = on_fake_clock();
+        let pinger = Pinger(Rc::clone(&log), None);
+        let impatient = Impatient(Rc::clone(&log), clock.clone(), None);
+        let _pair = Loopback::connect_on(&reactor, Box::new(pinger), Box::new(impatient));
+        reactor.iterate(Duration::ZERO).unwrap();
+        // `again` came due inside b's own data_received, and arrived only
+        // after that had returned.
+        assert_eq!(
+            *log.borrow(),
+            [
+                "b heard ping",
+                "a heard pong",
+                "b returns from ping",
+                "b heard again",
+                "b returns from again",
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_keeps_a_pairs_protocols_alive_once_the_pair_is_dropped() {
+        for pair_first in [true, false] {
+            let (_clock, reactor, log) = on_fake_clock();
+            let ((mut a, at_a), (mut b, _at_b)) = (chat("a", &log), chat("b", &log));
+            a._reactor = Some(reactor.clone());
+            b._reactor = Some(reactor.clone());
+            let alive = [Rc::downgrade(&a._alive), Rc::downgrade(&b._alive)];
+            let weak_reactor = reactor.downgrade();
+            let pair = Loopback::connect_on(&reactor, a, b);
+            // A delivery waits in the reactor, and each protocol holds
+            // its transport and a handle to the reactor.
+            transport(&at_a).write(b"pending");
+            drop(at_a);
+            if pair_first {
+                drop(pair);
+                assert!(alive.iter().all(|p| p.upgrade().is_none()), "freed at once");
+                // The pending delivery finds nobody, and says nothing.
+                reactor.iterate(Duration::ZERO).unwrap();
+                drop(reactor);
+            } else {
+                drop(reactor);
+                drop(pair);
+            }
+            assert!(alive.iter().all(|p| p.upgrade().is_none()), "{pair_first}");
+            assert!(weak_reactor.upgrade().is_none(), "{pair_first}");
+            assert!(!log.borrow().iter().any(|line| line.contains("heard")));
+        }
     }
 }

@@ -1,4 +1,10 @@
 //! One test per rule the reactor promises (see the module's docs).
+//!
+//! Timers are tested on a fake [`Clock`] (Part 15), which moves only when
+//! a test advances it, so that no test waits for a timer to come due; the
+//! loop's turns are driven with zero delays, `iterate`, or a stop from the
+//! callback that ends the work. One test keeps a real timer on purpose:
+//! that an idle loop sleeps in the kernel until the next real deadline.
 
 use super::*;
 use std::io::{Read, Write};
@@ -35,17 +41,36 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// A reactor whose timers follow a fresh fake clock.
+fn on_fake_clock() -> (Clock, OwnedReactor) {
+    let clock = Clock::new();
+    let reactor = Reactor::with_clock(&clock).unwrap();
+    (clock, reactor)
+}
+
+/// Takes turns until `done` says so, for at most ten seconds of real time
+/// (the bound on a broken test, not a wait the test counts on).
+fn iterate_until(reactor: &Reactor, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() && Instant::now() < deadline {
+        reactor.iterate(ms(10)).unwrap();
+    }
+    assert!(done(), "the test's condition never came true");
+}
+
 #[test]
 fn timers_fire_in_deadline_order_and_ties_in_scheduling_order() {
-    let reactor = Reactor::new().unwrap();
+    let (clock, reactor) = on_fake_clock();
     let log = new_log();
     for (delay, name) in [(30, "c"), (10, "a1"), (20, "b"), (10, "a2"), (0, "zero")] {
         let log = log.clone();
         reactor.call_later(ms(delay), move |_| note(&log, name));
     }
-    reactor.call_later(ms(40), |reactor| reactor.stop());
-    safety_net(&reactor);
-    reactor.run().unwrap();
+    clock.advance(ms(9));
+    assert_eq!(entries(&log), ["zero"], "nothing runs before it is due");
+    // All the rest come due at once: the order is the deadlines', not
+    // the order of scheduling, and among equal deadlines the scheduling's.
+    clock.advance(ms(21));
     assert_eq!(entries(&log), ["zero", "a1", "a2", "b", "c"]);
 }
 
@@ -76,25 +101,36 @@ fn a_zero_delay_call_runs_on_the_next_turn_never_inside_its_caller() {
 
 #[test]
 fn a_timer_that_reschedules_itself_at_zero_delay_does_not_starve_the_loop() {
+    /// Runs again on the next turn, up to a thousand times: the cap turns
+    /// a loop that starves into a wrong count instead of a hang.
     fn again(reactor: &Reactor, count: Rc<Cell<u32>>) {
         count.set(count.get() + 1);
-        reactor.call_later(Duration::ZERO, move |reactor| again(reactor, count));
+        if count.get() < 1000 {
+            reactor.call_later(Duration::ZERO, move |reactor| again(reactor, count));
+        }
     }
-    let reactor = Reactor::new().unwrap();
+    // On a fake clock, which stands still, a call scheduled with a zero
+    // delay is due at once, inside the very step that scheduled it: only
+    // the rule of the step keeps it for the next turn. (The system's clock
+    // moves on while a step runs, which would hide a broken rule.)
+    let (_clock, reactor) = on_fake_clock();
     let count = Rc::new(Cell::new(0));
-    let counter = count.clone();
-    reactor.call_when_running(move |reactor| again(reactor, counter));
-    // If the loop ran the rescheduled call in the same step, this timer
-    // would never get its turn and the safety net would fail the test.
-    reactor.call_later(ms(20), |reactor| reactor.stop());
-    safety_net(&reactor);
-    reactor.run().unwrap();
-    assert!(count.get() > 1);
+    again(&reactor, count.clone());
+    let other = Rc::new(Cell::new(false));
+    let flag = other.clone();
+    reactor.call_later(Duration::ZERO, move |_| flag.set(true));
+    for turn in 1..=5 {
+        reactor.iterate(Duration::ZERO).unwrap();
+        // Had the loop run the rescheduled call in the same step, the
+        // first turn would have run all thousand.
+        assert_eq!(count.get(), turn + 1, "one call on each turn");
+        assert!(other.get(), "the other call had its turn");
+    }
 }
 
 #[test]
 fn a_cancelled_call_never_runs() {
-    let reactor = Reactor::new().unwrap();
+    let (clock, reactor) = on_fake_clock();
     let log = new_log();
     let doomed = {
         let log = log.clone();
@@ -115,9 +151,7 @@ fn a_cancelled_call_never_runs() {
     });
     let log2 = log.clone();
     let ran = reactor.call_later(ms(5), move |_| note(&log2, "ran"));
-    reactor.call_later(ms(30), |reactor| reactor.stop());
-    safety_net(&reactor);
-    reactor.run().unwrap();
+    clock.advance(ms(30));
     assert_eq!(entries(&log), ["ran"]);
     assert!(!ran.active());
     assert!(!ran.cancel(), "cancelling a call that ran is too late");
@@ -151,16 +185,17 @@ fn many_cancelled_timers_are_swept_from_the_heap() {
 fn stop_ends_run_after_the_current_turn() {
     let reactor = Reactor::new().unwrap();
     let log = new_log();
-    let (a, b, c) = (log.clone(), log.clone(), log.clone());
-    reactor.call_later(ms(10), move |reactor| {
+    let (a, b) = (log.clone(), log.clone());
+    reactor.call_later(Duration::ZERO, move |reactor| {
         note(&a, "first stops");
         reactor.stop();
         assert!(!reactor.is_running());
+        // Due on the next turn, which never comes.
+        let c = a.clone();
+        reactor.call_later(Duration::ZERO, move |_| note(&c, "too late"));
     });
     // Due in the same step as the stop: still runs, the turn is not over.
-    reactor.call_later(ms(10), move |_| note(&b, "second still runs"));
-    // Due later: never runs.
-    reactor.call_later(ms(50), move |_| note(&c, "too late"));
+    reactor.call_later(Duration::ZERO, move |_| note(&b, "second still runs"));
     safety_net(&reactor);
     reactor.run().unwrap();
     assert_eq!(entries(&log), ["first stops", "second still runs"]);
@@ -229,15 +264,24 @@ fn call_when_running_calls_run_in_order_and_later_ones_next_turn() {
 
 #[test]
 fn an_idle_reactor_waits_in_the_kernel_instead_of_spinning() {
+    // The one test that waits for a real timer, on purpose: what it checks
+    // is that the loop's wait lasts until the next deadline by the
+    // system's clock, which a fake clock never brings closer.
     let reactor = Reactor::new().unwrap();
     // Something registered but silent, and one timer a while away.
     let (quiet, _peer) = UnixStream::pair().unwrap();
     let reader = Rc::new(Reader::new(quiet, new_log()));
     reactor.add_reader(reader).unwrap();
-    reactor.call_later(ms(200), |reactor| reactor.stop());
+    let rang = Rc::new(Cell::new(false));
+    let bell = rang.clone();
+    reactor.call_later(ms(50), move |reactor| {
+        bell.set(true);
+        reactor.stop();
+    });
     safety_net(&reactor);
     reactor.run().unwrap();
-    // A spinning loop would have taken thousands of turns in 200 ms. Waiting
+    assert!(rang.get(), "the loop woke for its timer");
+    // A spinning loop would have taken thousands of turns in 50 ms. Waiting
     // takes one, plus a few if the kernel wakes us a little early.
     assert!(reactor.turns() <= 5, "{} turns", reactor.turns());
 }
@@ -343,7 +387,11 @@ fn a_reset_by_the_peer_reaches_connection_lost_with_the_reason() {
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();
     (&client).write_all(b"never read").unwrap();
-    std::thread::sleep(ms(20));
+    // Wait (bounded) until the bytes are in the server's socket, unread.
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    server.peek(&mut [0; 1]).unwrap();
     drop(server);
 
     struct TcpReader(TcpStream, Log);
@@ -498,7 +546,7 @@ fn descriptors_left_at_the_end_hear_that_the_reactor_stopped() {
     let mut reader = Reader::new(ours, log.clone());
     reader.stop_at_end = false;
     reactor.add_reader(Rc::new(reader)).unwrap();
-    reactor.call_later(ms(10), |reactor| reactor.stop());
+    reactor.call_later(Duration::ZERO, |reactor| reactor.stop());
     safety_net(&reactor);
     reactor.run().unwrap();
     assert_eq!(
@@ -545,9 +593,7 @@ fn a_writer_is_told_when_it_can_write_and_may_stop_writing() {
     });
     reactor.add_writer(greeter.clone()).unwrap();
     assert_eq!(reactor.writers().len(), 1);
-    reactor.call_later(ms(50), |reactor| reactor.stop());
-    safety_net(&reactor);
-    reactor.run().unwrap();
+    iterate_until(&reactor, || log.borrow().len() >= 2);
     let log = entries(&log);
     assert_eq!(log[..2], ["wrote", "read \"hi\""], "{log:?}");
     assert!(reactor.writers().is_empty());
@@ -590,8 +636,9 @@ fn a_panic_in_a_callback_is_reported_with_its_location_and_the_loop_goes_on() {
         reactor.call_when_running(|_| panic!("I fall down."));
         reactor.call_when_running(move |reactor| {
             note(&after, "But I get up again.");
-            reactor.call_later(ms(1), |_| panic!("and again"));
-            reactor.call_later(ms(5), |reactor| reactor.stop());
+            reactor.call_later(Duration::ZERO, |_| panic!("and again"));
+            // Due in the same step, after the panic: the step goes on.
+            reactor.call_later(Duration::ZERO, |reactor| reactor.stop());
         });
         safety_net(&reactor);
         reactor.run().unwrap();
@@ -648,18 +695,26 @@ fn a_stopped_reactor_refuses_new_descriptors() {
 
 #[test]
 fn an_enormous_delay_is_accepted_and_never_fires() {
-    let reactor = Reactor::new().unwrap();
+    let (clock, reactor) = on_fake_clock();
     let log = new_log();
     let never = {
         let log = log.clone();
         reactor.call_later(Duration::MAX, move |_| note(&log, "fired"))
     };
-    reactor.call_later(ms(5), |reactor| reactor.stop());
-    safety_net(&reactor);
-    reactor.run().unwrap();
+    // A century later, it is still pending.
+    clock.advance(Duration::from_secs(100 * 365 * 24 * 3600));
     assert!(entries(&log).is_empty());
-    // The shutdown at the end of run dropped it without running it.
+    assert!(never.active());
+    reactor.shutdown();
+    // The shutdown dropped it without running it.
     assert!(!never.active());
+
+    // On the system's clock, a turn works out how long it may wait for
+    // such a deadline without overflowing.
+    let reactor = Reactor::new().unwrap();
+    let never = reactor.call_later(Duration::MAX, |_| panic!("fired"));
+    reactor.iterate(Duration::ZERO).unwrap();
+    assert!(never.active());
 }
 
 /// Panics when dropped, like a careless user type.
@@ -693,13 +748,14 @@ fn a_drop_that_panics_is_caught_wherever_the_reactor_lets_go() {
         impl ReadDescriptor for Doomed {
             fn do_read(&self, reactor: &Reactor) -> Option<Disconnect> {
                 reactor.remove_reader(self);
+                // Its work is the test's: the shutdown comes next.
+                reactor.stop();
                 None
             }
         }
         let reader = Rc::new(Doomed(ours, PanicsOnDrop("descriptor")));
         reactor.add_reader(reader).unwrap();
         (&theirs).write_all(b"x").unwrap();
-        reactor.call_later(ms(20), |reactor| reactor.stop());
         safety_net(&reactor);
         reactor.run().unwrap();
         drop(theirs);

@@ -1,7 +1,11 @@
 //! The TCP transport through real sockets on 127.0.0.1. The reactor runs on
 //! the test's thread; clients written with the standard library run on
 //! other threads and tell the reactor when they are done through a
-//! `Remote`. Every run is bounded by a timer that stops the reactor.
+//! `Remote`, or the test turns the reactor with `iterate` until what it
+//! waits for has happened. Every run is bounded by a timer that stops the
+//! reactor (real time: the bound on a broken test); a test never waits for
+//! a timer to come due, and the transport's own timers are tested on a
+//! fake clock.
 
 use super::*;
 use crate::failure::Failure;
@@ -558,31 +562,24 @@ fn stop_listening_leaves_open_connections_alone() {
     let port = reactor.listen_tcp(0, echo, "127.0.0.1").unwrap();
     let number = port.host().port();
     // Connected before the reactor runs: the kernel holds it in the backlog
-    // until the first turn accepts it.
+    // until a turn accepts it, and the port closes once it has.
     let mut open = connect(number);
-    reactor.call_later(Duration::from_millis(20), move |_| {
-        drop(port.stop_listening())
-    });
+    iterate_until(&reactor, || reactor.readers().len() == 2);
+    assert_eq!(reactor.readers().len(), 2, "the connection was accepted");
+    drop(port.stop_listening());
+    // The port is closed at once: new connections are refused.
+    let refused = StdStream::connect(("127.0.0.1", number)).is_err();
+    assert!(refused, "new connections were still accepted");
     let done = stop_after(&reactor, 1);
     let client = thread::spawn(move || {
-        // Wait (bounded) until new connections are refused.
-        let deadline = std::time::Instant::now() + LIMIT;
-        let refused = loop {
-            match StdStream::connect(("127.0.0.1", number)) {
-                Err(_) => break true,
-                Ok(_) if std::time::Instant::now() > deadline => break false,
-                Ok(_) => thread::sleep(Duration::from_millis(5)),
-            }
-        };
         open.write_all(b"still here").unwrap();
         let mut echo = [0; 10];
         open.read_exact(&mut echo).unwrap();
         done();
-        (refused, echo)
+        echo
     });
     run_bounded(&reactor);
-    let (refused, echo) = client.join().unwrap();
-    assert!(refused, "new connections were still accepted");
+    let echo = client.join().unwrap();
     assert_eq!(&echo, b"still here");
 }
 
@@ -636,16 +633,12 @@ fn abort_closes_at_once_and_the_protocol_hears_it_was_aborted() {
 fn connections_still_open_when_the_reactor_stops_hear_connection_lost() {
     let reactor = Reactor::new().unwrap();
     let (port, seen) = serve(&reactor, Vec::new(), 1, false);
-    let done = stop_after(&reactor, 1);
-    let client = thread::spawn(move || {
-        let stream = connect(port);
-        thread::sleep(Duration::from_millis(20));
-        done();
-        stream
-    });
-    run_bounded(&reactor);
-    let _stream = client.join().unwrap();
+    let _stream = connect(port);
+    iterate_until(&reactor, || seen.made.get() == 1);
     assert_eq!(seen.made.get(), 1);
+    // The connection is open when run starts, and when it stops.
+    reactor.call_when_running(|reactor| reactor.stop());
+    run_bounded(&reactor);
     assert_eq!(
         *seen.lost.borrow(),
         ["the connection was lost: the reactor stopped"]
@@ -658,7 +651,6 @@ struct Canceller {
     in_build: bool,
     connector: RefCell<Option<Connector>>,
     heard: Rc<RefCell<Vec<String>>>,
-    reactor: Reactor,
 }
 
 struct Heard(Rc<RefCell<Vec<String>>>);
@@ -690,10 +682,6 @@ impl ClientFactory for Canceller {
 
     fn client_connection_failed(&self, _connector: &Connector, reason: Failure) {
         self.heard.borrow_mut().push(format!("failed: {reason}"));
-        let reactor = self.reactor.clone();
-        // Give a wrongly completed connection time to show itself.
-        self.reactor
-            .call_later(Duration::from_millis(50), move |_| reactor.stop());
     }
 
     fn client_connection_lost(&self, _connector: &Connector, reason: Failure) {
@@ -705,16 +693,27 @@ impl ClientFactory for Canceller {
 fn a_connection_cancelled_early_only_ever_fails() {
     for in_build in [false, true] {
         let reactor = Reactor::new().unwrap();
-        let (port, _) = serve(&reactor, b"poem".to_vec(), 1, false);
+        let (port, seen) = serve(&reactor, b"poem".to_vec(), 1, false);
         let heard = Rc::new(RefCell::new(Vec::new()));
         let factory = Rc::new(Canceller {
             in_build,
             connector: RefCell::default(),
             heard: heard.clone(),
-            reactor: reactor.clone(),
         });
         reactor.connect_tcp("127.0.0.1", port, factory);
-        run_bounded(&reactor);
+        // Cancelled in build_protocol, the connection had reached the
+        // server: it ends there when the client drops its socket unseen.
+        let over = || {
+            let failed = heard.borrow().iter().any(|line| line.starts_with("failed"));
+            failed && (!in_build || seen.lost.borrow().len() == 1)
+        };
+        iterate_until(&reactor, over);
+        // A few more turns, for a wrongly completed connection to show
+        // itself: it would be made now, or lost at the shutdown.
+        for _ in 0..5 {
+            reactor.iterate(Duration::ZERO).unwrap();
+        }
+        drop(reactor);
         let heard = heard.borrow();
         let failed = format!("failed: the connection to 127.0.0.1:{port} was cancelled");
         let expected: Vec<String> = if in_build {
@@ -983,6 +982,30 @@ fn a_lingering_close_gives_up_on_a_peer_that_keeps_sending() {
     assert_eq!(&got, b"short");
     assert!(sent < FLOOD, "the server kept reading for ever");
     assert_eq!(seen.lost_cleanly.get(), 1);
+}
+
+#[test]
+fn a_lingering_close_gives_up_on_a_silent_peer_after_linger_time() {
+    // On a fake clock: the five seconds pass in a call, not in a wait.
+    let clock = crate::testing::Clock::new();
+    let reactor = Reactor::with_clock(&clock).unwrap();
+    let (port, seen) = serve(&reactor, b"short".to_vec(), 1, true);
+    // A peer that never closes its side, nor says anything.
+    let mut client = connect(port);
+    // The protocol hears the end as the lingering close begins.
+    iterate_until(&reactor, || seen.lost.borrow().len() == 1);
+    let lingering = || reactor.readers().len() == 2; // the port, and it
+    assert!(lingering(), "the close did not linger");
+    clock.advance(LINGER_TIME - Duration::from_millis(1));
+    assert!(lingering(), "gave up before its time");
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(reactor.readers().len(), 1, "still lingering");
+    assert!(reactor.pending_calls().is_empty());
+    // The reply got through, with its end.
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"short");
+    assert_eq!(*seen.lost.borrow(), ["the connection was closed cleanly"]);
 }
 
 #[test]
