@@ -10,7 +10,7 @@
 //! - [`Clock`], a fake clock for a reactor's timers, which moves only when
 //!   the test says [`advance`](Clock::advance);
 //! - [`run_until`], which turns the reactor until a Deferred fires, within
-//!   a bound; [`success_result_of`] and [`failure_result_of`] for a
+//!   a bound, and [`run_until_true`], until a condition holds; [`success_result_of`] and [`failure_result_of`] for a
 //!   Deferred that has already fired, and [`assert_failure`] for one that
 //!   must fail with a given error;
 //! - [`check_clean`] and [`assert_clean`], which fail a test that leaves
@@ -217,9 +217,17 @@ impl Clock {
 
     /// Moves the clock on by `by`, then runs every call that is due, on
     /// every reactor that reads this clock.
+    ///
+    /// Panics, failing the test, if `by` would take the clock beyond what
+    /// an `Instant` can hold (`Duration::MAX`, say): quietly not moving
+    /// would make the test check something else than it says.
+    #[track_caller]
     pub fn advance(&self, by: Duration) {
         let now = self.now();
-        self.inner.now.set(now.checked_add(by).unwrap_or(now));
+        let Some(later) = now.checked_add(by) else {
+            panic!("advance({by:?}) would take the clock past the end of Instant");
+        };
+        self.inner.now.set(later);
         let reactors: Vec<Reactor> = self
             .inner
             .reactors
@@ -277,11 +285,17 @@ fn watch<T: 'static>(deferred: Deferred<T>) -> Rc<RefCell<Option<Result<T, Failu
 /// `timeout` (real time: the bound on the test), the outcome is a
 /// [`TimedOut`] failure that says what was awaited. The reactor must not
 /// be running (this is a loop of its own, through [`Reactor::iterate`]).
+///
+/// It takes the Deferred: once it has timed out, there is nothing left to
+/// wait on. To time out and then go on waiting, wait on the condition
+/// instead, with [`run_until_true`].
+#[track_caller]
 pub fn run_until<T: 'static>(
     reactor: &Reactor,
     deferred: Deferred<T>,
     timeout: Duration,
 ) -> Result<T, Failure> {
+    let called_at = std::panic::Location::caller();
     let outcome = watch(deferred);
     let deadline = Instant::now() + timeout;
     loop {
@@ -291,7 +305,8 @@ pub fn run_until<T: 'static>(
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(Failure::new(TimedOut {
-                awaited: std::any::type_name::<Deferred<T>>(),
+                awaited: format!("a {} to fire", std::any::type_name::<Deferred<T>>()),
+                at: called_at.to_string(),
                 after: timeout,
             }));
         }
@@ -304,10 +319,40 @@ pub fn run_until<T: 'static>(
 }
 // ANCHOR_END: run_until
 
+/// Turns `reactor` until `condition` holds (checked before each turn), or
+/// gives a [`TimedOut`] failure after `timeout` of real time. For what no
+/// Deferred reports: "the server has accepted", "the log has a line".
+#[track_caller]
+pub fn run_until_true(
+    reactor: &Reactor,
+    mut condition: impl FnMut() -> bool,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let called_at = std::panic::Location::caller();
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Failure::new(TimedOut {
+                awaited: "the condition to hold".to_string(),
+                at: called_at.to_string(),
+                after: timeout,
+            }));
+        }
+        reactor
+            .iterate(left.min(Duration::from_millis(50)))
+            .map_err(Failure::new)?;
+    }
+    Ok(())
+}
+
 /// [`run_until`] gave up: the Deferred had not fired in time.
 #[derive(Debug)]
 pub struct TimedOut {
-    awaited: &'static str,
+    /// What was awaited, as the end of a sentence.
+    awaited: String,
+    /// Where the wait was asked for: `file:line:column`.
+    at: String,
     after: Duration,
 }
 
@@ -315,8 +360,8 @@ impl fmt::Display for TimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "timed out after {:?} waiting for a {} to fire",
-            self.after, self.awaited
+            "timed out after {:?} waiting, at {}, for {}",
+            self.after, self.at, self.awaited
         )
     }
 }
@@ -960,13 +1005,9 @@ mod tests {
         let (clock, reactor, log) = on_fake_clock();
         let rang = Rc::clone(&log);
         reactor.call_later(Duration::from_millis(1), move |_| note(&rang, "rang"));
-        let before = Instant::now();
+        // However long it waits, the timer is not due: the clock did not move.
         reactor.iterate(Duration::from_millis(20)).unwrap();
         assert!(log.borrow().is_empty());
-        assert!(
-            before.elapsed() >= Duration::from_millis(20),
-            "it waited for I/O"
-        );
         clock.advance(Duration::from_millis(1));
         assert_eq!(*log.borrow(), ["rang"]);
     }
@@ -1005,6 +1046,29 @@ mod tests {
     }
 
     #[test]
+    fn run_until_true_waits_for_a_condition_and_names_the_line_that_waited() {
+        let (clock, reactor, log) = on_fake_clock();
+        let rang = Rc::clone(&log);
+        reactor.call_later(secs(5), move |_| note(&rang, "rang"));
+        let bound = Duration::from_millis(20);
+        let failure = run_until_true(&reactor, || !log.borrow().is_empty(), bound).unwrap_err();
+        assert!(failure.check::<TimedOut>());
+        let line = line!() - 2;
+        assert!(
+            failure
+                .to_string()
+                .contains(&format!("src/testing.rs:{line}:")),
+            "{failure}"
+        );
+        assert!(
+            failure.to_string().ends_with("for the condition to hold"),
+            "{failure}"
+        );
+        clock.advance(secs(5));
+        run_until_true(&reactor, || !log.borrow().is_empty(), bound).unwrap();
+    }
+
+    #[test]
     fn result_of_helpers_take_a_fired_deferreds_outcome() {
         assert_eq!(success_result_of(crate::defer::succeed(7)), 7);
         let failure = failure_result_of::<Refused, u8>(crate::defer::fail(Refused));
@@ -1024,7 +1088,8 @@ mod tests {
         let failure = failure_result_of::<WrongOutcome, _>(succeeded);
         assert!(failure.to_string().ends_with("got a success"), "{failure}");
         let other = assert_failure::<Refused, u8>(crate::defer::fail(TimedOut {
-            awaited: "x",
+            awaited: "x".to_string(),
+            at: String::new(),
             after: Duration::ZERO,
         }));
         failure_result_of::<WrongOutcome, _>(other);
