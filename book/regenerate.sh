@@ -362,4 +362,50 @@ out16=book/src/transcripts/part16
 mkdir -p "$out16"
 env -u RUST_LOG "$bin/log-demo" > "$out16/log-demo.txt"
 
+# poetryd: the runner's help and the fast poetry service's, then one run
+# in the foreground as the chapter's "Run it" does it: a free port
+# (normalised to 10000), one client (its port normalised to 52814), then
+# SIGTERM; the log is read once the server has ended. Then a daemon that
+# cannot start, because that server holds its port: what its parent says.
+# Times are left as they were.
+"$bin/poetryd" --help > "$out16/poetryd-help.txt"
+"$bin/poetryd" fastpoetry --help > "$out16/poetryd-fastpoetry-help.txt"
+run16=$(mktemp -d)
+env -u RUST_LOG "$bin/poetryd" --nodaemon --pidfile "$run16/foreground.pid" \
+    fastpoetry --port 0 --poem poetry/ecstasy.txt > "$run16/log.txt" &
+poetryd=$!
+servers+=("$poetryd")
+port16=""
+for _ in $(seq 100); do
+    port16=$(grep -oE 'starting on [0-9]+$' "$run16/log.txt" | awk '{print $3}') && [ -n "$port16" ] && break
+    sleep 0.1
+done
+[ -n "$port16" ] || { echo "poetryd did not start" >&2; exit 1; }
+"$bin/get-poetry-2" "$port16" > /dev/null
+# The client's line is logged from inside the loop, so once it is there
+# the server is watching for signals, and SIGTERM stops it cleanly.
+for _ in $(seq 100); do
+    grep -q 'sending' "$run16/log.txt" && break
+    sleep 0.1
+done
+(
+    cd "$run16"
+    expect_failure env -u RUST_LOG "$OLDPWD/$bin/poetryd" \
+        fastpoetry --port "$port16" --poem "$OLDPWD/poetry/ecstasy.txt" 2> failed.txt
+)
+kill -TERM "$poetryd"
+for _ in $(seq 100); do
+    kill -0 "$poetryd" 2>/dev/null || break
+    sleep 0.1
+done
+if kill -0 "$poetryd" 2>/dev/null; then
+    echo "poetryd did not stop on SIGTERM" >&2
+    exit 1
+fi
+wait "$poetryd"
+sed -e "s/starting on $port16\b/starting on 10000/; s/TCP Port $port16\b/TCP Port 10000/" \
+    -e 's/127\.0\.0\.1:[0-9]*/127.0.0.1:52814/g' "$run16/log.txt" > "$out16/poetryd-nodaemon.txt"
+sed -e "s/:$port16\b/:10000/g" "$run16/failed.txt" > "$out16/poetryd-cannot-start.txt"
+rm -r "$run16"
+
 echo "Wrote the transcripts under book/src/transcripts and the timelines under book/src/images."

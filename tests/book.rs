@@ -12,7 +12,8 @@
 //!   (`mdbook serve` serves nothing else: source files are linked through
 //!   their pages in book/src/source/, each listed in SUMMARY.md);
 //! - every `cargo run --bin X` in the book and the README names a real
-//!   program and passes it only flags its `--help` lists, and a picture it
+//!   program and passes it only flags its `--help` lists (after a
+//!   subcommand, `X SUB --help`: poetryd's services), and a picture it
 //!   writes (`--timeline FILE`) goes under target/, not into the checkout;
 //! - every program is in the book and in the README's map;
 //! - prose never restates a transcript wrongly: a `file.rs:LINE` it names
@@ -397,14 +398,16 @@ fn cargo_runs(text: &str) -> Vec<(String, Vec<String>)> {
     found
 }
 
-/// `--help` of a program, run from the folder where cargo built it.
-fn help(program: &str) -> String {
+/// `--help` of a program (or of its subcommand `sub`), run from the folder
+/// where cargo built it.
+fn help(program: &str, sub: Option<&str>) -> String {
     let folder = Path::new(env!("CARGO_BIN_EXE_showcase"))
         .parent()
         .expect("a folder");
     // Bounded: a program that ignored --help and ran for ever must fail
     // this test, not hang it.
     let mut child = Command::new(folder.join(program))
+        .args(sub)
         .arg("--help")
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -422,6 +425,27 @@ fn help(program: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The subcommands a clap help lists: the first word of each entry (a
+/// line indented by two spaces) under a heading other than `Options:` and
+/// `Arguments:` (clap's `Commands:`, or poetryd's `Services:`).
+fn subcommands(help: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut listing = false;
+    for line in help.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            listing = !matches!(line, "Options:" | "Arguments:");
+        } else if listing {
+            let entry = line
+                .strip_prefix("  ")
+                .filter(|rest| !rest.starts_with(' '));
+            if let Some(name) = entry.and_then(|rest| rest.split_whitespace().next()) {
+                found.insert(name.to_string());
+            }
+        }
+    }
+    found
+}
+
 #[test]
 fn every_command_names_a_real_program_and_real_flags() {
     let programs: BTreeSet<String> = programs().into_iter().collect();
@@ -435,14 +459,26 @@ fn every_command_names_a_real_program_and_real_flags() {
                 problems.push(format!("{}: no program {name}", show(&document)));
                 continue;
             }
-            let help = help(&name);
-            for flag in args.iter().filter(|arg| arg.starts_with('-')) {
-                let flag = flag.split('=').next().unwrap_or_default();
+            // Flags before a subcommand are the program's, flags after it
+            // the subcommand's (poetryd's runner options, then a service's).
+            let mut help = help(&name, None);
+            let mut command = name.clone();
+            let mut in_sub = false;
+            for arg in &args {
+                if !arg.starts_with('-') {
+                    if !in_sub && subcommands(&help).contains(arg) {
+                        help = self::help(&name, Some(arg));
+                        command = format!("{name} {arg}");
+                        in_sub = true;
+                    }
+                    continue;
+                }
+                let flag = arg.split('=').next().unwrap_or_default();
                 let listed = help
                     .split(|c: char| c.is_whitespace() || c == ',')
                     .any(|word| word == flag);
                 if !listed {
-                    problems.push(format!("{}: {name} has no flag {flag}", show(&document)));
+                    problems.push(format!("{}: {command} has no flag {flag}", show(&document)));
                 }
             }
         }
@@ -1029,6 +1065,14 @@ fn the_checks_themselves_catch_what_they_should() {
             "slowpoetry".to_string(),
             vec!["--port".into(), "10000".into(), "poem.txt".into()]
         )]
+    );
+    // A help's subcommands are its entries outside Options and Arguments.
+    let help = "About it.\n\nUsage: p [OPTIONS] <SERVICE>\n\nServices:\n  fast  A service.\n  \
+                slow  Another,\n        wrapped.\n\nArguments:\n  <PORT>  A port\n\n\
+                Options:\n  -n, --nodaemon  Stay\n";
+    assert_eq!(
+        subcommands(help).into_iter().collect::<Vec<_>>(),
+        ["fast", "slow"]
     );
     assert!(mentions("run `get-poetry-1`", "get-poetry-1"));
     assert!(!mentions("run --bin get-poetry-1-broken", "get-poetry-1"));
