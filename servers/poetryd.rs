@@ -33,8 +33,7 @@
 //! shows the end of the log), then exits itself.
 
 use std::ffi::OsString;
-use std::fs::OpenOptions;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::thread;
@@ -43,6 +42,7 @@ use std::time::{Duration, Instant};
 use clap::error::ErrorKind;
 use clap::{Arg, ArgAction, ArgMatches};
 use mini_twisted::app::{stop_on_signals, Application};
+use mini_twisted::poetry::excerpt;
 use mini_twisted::{log, Reactor};
 
 #[path = "poetryd/fastpoetry.rs"]
@@ -82,6 +82,8 @@ const DETACHED: &str = "POETRYD_DETACHED";
 const START_LIMIT: Duration = Duration::from_secs(10);
 /// How many lines of the log the parent shows when the child failed.
 const LOG_LINES_SHOWN: usize = 10;
+/// How much of the end of the log the parent reads to find them.
+const TAIL_BYTES: u64 = 64 * 1024;
 
 /// The runner's command line, with one subcommand per registered service.
 fn command() -> clap::Command {
@@ -166,12 +168,12 @@ fn main() -> ExitCode {
             eprintln!(
                 "poetryd: a server is already running as PID {pid} (its pid file is {}); \
                  stop it first, or remove the file if that process is not poetryd",
-                pidfile.display()
+                shown(&pidfile)
             );
             return ExitCode::FAILURE;
         }
         Err(error) => {
-            eprintln!("poetryd: cannot read {}: {error}", pidfile.display());
+            eprintln!("poetryd: cannot read {}: {error}", shown(&pidfile));
             return ExitCode::FAILURE;
         }
     };
@@ -200,9 +202,10 @@ fn serve(
     stale: Option<String>,
 ) -> ExitCode {
     let logging = match logfile {
-        Some(path) => {
-            LogFile::open(path).and_then(|file| log::start_logging(file).map_err(io::Error::other))
-        }
+        Some(path) => match LogFile::open(path) {
+            Ok(file) => log::start_logging(file).map_err(io::Error::other),
+            Err(error) => Err(io::Error::other(format!("{}: {error}", shown(path)))),
+        },
         None => log::start_logging(io::stdout()).map_err(io::Error::other),
     };
     if let Err(error) = logging {
@@ -217,7 +220,7 @@ fn serve(
     if let Some(why) = stale {
         log::msg(format!(
             "Removing stale pid file {} ({why}).",
-            pidfile.display()
+            shown(pidfile)
         ));
     }
 
@@ -232,15 +235,18 @@ fn serve(
             "the {name} application could not start: {failure}"
         ));
     }
+    // Before the pid file: whoever reads it may signal us at once, and a
+    // SIGTERM that came before this would end the process on the spot,
+    // without its clean shutdown and leaving the pid file behind.
+    if let Err(error) = stop_on_signals(&reactor) {
+        return fail(&format!("cannot watch for signals: {error}"));
+    }
     // Written once the services are up: the parent takes it as the sign
     // that the server started.
     let pid = match PidFile::write(pidfile) {
         Ok(pid) => pid,
-        Err(error) => return fail(&format!("cannot write {}: {error}", pidfile.display())),
+        Err(error) => return fail(&format!("cannot write {}: {error}", shown(pidfile))),
     };
-    if let Err(error) = stop_on_signals(&reactor) {
-        return fail(&format!("cannot watch for signals: {error}"));
-    }
     let ran = reactor.run();
     log::msg("Main loop terminated.");
     drop(reactor);
@@ -264,11 +270,11 @@ fn fail(message: &str) -> ExitCode {
 /// Starts this program again as the detached server, and waits until it
 /// is up (its pid file names it) or has failed.
 fn detach(logfile: &Path, pidfile: &Path) -> ExitCode {
-    let log = OpenOptions::new().create(true).append(true).open(logfile);
+    let log = logfile::append(logfile);
     let (log, err) = match log.and_then(|log| Ok((log.try_clone()?, log))) {
         Ok(files) => files,
         Err(error) => {
-            eprintln!("poetryd: cannot open {}: {error}", logfile.display());
+            eprintln!("poetryd: cannot open {}: {error}", shown(logfile));
             return ExitCode::FAILURE;
         }
     };
@@ -319,21 +325,40 @@ fn detach(logfile: &Path, pidfile: &Path) -> ExitCode {
     eprintln!(
         "poetryd: the server was not up after {} s; stopped it. See {}",
         START_LIMIT.as_secs(),
-        logfile.display()
+        shown(logfile)
     );
     ExitCode::FAILURE
 }
 // ANCHOR_END: detach
 
+/// A path as a message quotes it: a long one is cut short.
+fn shown(path: &Path) -> String {
+    excerpt(&path.to_string_lossy())
+}
+
 /// The last lines of what the log gained after byte `start`.
+/// Only a plain file is read, and only its last [`TAIL_BYTES`]: a device
+/// such as `/dev/zero` never ends.
 fn tail(logfile: &Path, start: u64) -> Vec<String> {
     let Ok(mut file) = std::fs::File::open(logfile) else {
         return Vec::new();
     };
-    if file.seek(SeekFrom::Start(start)).is_err() {
+    let Some(length) = file
+        .metadata()
+        .ok()
+        .filter(|metadata| metadata.is_file())
+        .map(|metadata| metadata.len())
+    else {
+        return Vec::new();
+    };
+    let from = start.max(length.saturating_sub(TAIL_BYTES));
+    if file.seek(SeekFrom::Start(from)).is_err() {
         return Vec::new();
     }
-    let lines: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
+    let lines: Vec<String> = BufReader::new(file.take(TAIL_BYTES))
+        .lines()
+        .map_while(Result::ok)
+        .collect();
     let from = lines.len().saturating_sub(LOG_LINES_SHOWN);
     lines[from..].to_vec()
 }

@@ -301,13 +301,48 @@ pub fn start_logging(writer: impl Write + Send + 'static) -> Result<(), LogAlrea
 // ANCHOR_END: start_logging
 
 /// The subscriber [`start_logging`] installs: `tracing-subscriber`'s, with
-/// our line format.
+/// our line format. Its own report of a line it could not write is turned
+/// off: it prints one per line with `eprintln!`, which panics when stderr
+/// fails too (a daemon's stderr is its log). [`Reported`] says it once.
 fn logger(writer: impl Write + Send + 'static, filter: EnvFilter) -> impl Subscriber + Send + Sync {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(Mutex::new(writer))
+        .with_writer(Mutex::new(Reported {
+            writer,
+            failing: false,
+        }))
+        .log_internal_errors(false)
         .event_format(TwistedFormat)
         .finish()
+}
+
+/// The log's writer: when writing fails (a full disk, a closed stdout),
+/// the server goes on serving, and says so on stderr once, not once per
+/// line, until the log can be written again.
+struct Reported<W> {
+    writer: W,
+    failing: bool,
+}
+
+impl<W: Write> Write for Reported<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.writer.write(bytes);
+        match &written {
+            Ok(_) => self.failing = false,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => {
+                if !self.failing {
+                    to_stderr(&format!("the log cannot be written: {error}\n"));
+                }
+                self.failing = true;
+            }
+        }
+        written
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
 }
 
 /// [`start_logging`] found the process already logging.

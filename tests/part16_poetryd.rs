@@ -299,3 +299,198 @@ fn a_missing_or_wrong_poem_is_a_usage_error_before_anything_starts() {
     assert!(!dir.join("poetryd.pid").exists());
     assert!(!dir.join("poetryd.log").exists());
 }
+
+/// Makes a named pipe at `path`, which nobody reads or writes.
+fn mkfifo(path: &Path) {
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+}
+
+/// Stops the daemon its pid file names, and waits until it has cleaned up.
+fn stop(daemon: &Daemon) {
+    let pid = pid_in(&daemon.pidfile()).expect("a pid file");
+    kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+    eventually("the pid file's removal", || !daemon.pidfile().exists());
+}
+
+#[test]
+fn a_named_pipe_as_the_pid_file_or_the_log_is_refused_at_once() {
+    let daemon = Daemon::new("poetryd-pipes");
+    // Not the Daemon's own pid file, which its drop reads.
+    mkfifo(&daemon.dir.join("pipe.pid"));
+    mkfifo(&daemon.dir.join("pipe.log"));
+    // Opening a pipe waits until someone opens its other end: run waits
+    // only so long, and fails the test if poetryd waited.
+    let args = [
+        "--pidfile",
+        "pipe.pid",
+        "--nodaemon",
+        "transform",
+        "--port",
+        "0",
+    ];
+    let output = daemon.run(&args);
+    assert_eq!(output.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("pipe.pid: it is not a regular file"),
+        "{said}"
+    );
+    for runner in [
+        &["--logfile", "pipe.log"][..],
+        &["--nodaemon", "--logfile", "pipe.log"],
+    ] {
+        let output = daemon.run(&[runner, &["transform", "--port", "0"]].concat());
+        assert_eq!(output.status.code(), Some(1), "{runner:?}");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(said.contains("pipe.log: it is a named pipe"), "{said}");
+    }
+    assert!(!daemon.pidfile().exists());
+}
+
+#[test]
+fn a_pid_file_of_garbage_or_of_a_process_that_has_ended_is_stale() {
+    let daemon = Daemon::new("poetryd-stale-kinds");
+    // A child of this test that has ended, and that nobody has reaped:
+    // it still takes signals, as a killed daemon does until init reaps it.
+    let mut ended = Command::new("true").spawn().unwrap();
+    let zombie = ended.id() as i32;
+    eventually("the child's end", || is_zombie(zombie));
+    let garbage = [&[0xff, 0xfe][..], &[b'9'; 100_000]].concat();
+    for (content, why) in [
+        (
+            format!("{zombie}\n").into_bytes(),
+            format!("process {zombie} has ended"),
+        ),
+        (garbage, "it holds no pid".to_string()),
+    ] {
+        fs::write(daemon.pidfile(), content).unwrap();
+        let started = daemon.run(&["transform", "--iface", "127.0.0.1", "--port", "0"]);
+        let said = String::from_utf8_lossy(&started.stderr);
+        assert!(started.status.success(), "{why}: {said}");
+        let log = daemon.log();
+        let line = log
+            .lines()
+            .rfind(|line| line.contains("Removing stale pid file"))
+            .unwrap_or_else(|| panic!("{log}"));
+        assert!(line.contains(&why), "{line}");
+        assert!(line.len() < 200, "a long file is quoted short: {line}");
+        stop(&daemon);
+    }
+    let _ = ended.wait();
+}
+
+#[test]
+fn a_pid_file_naming_the_server_itself_is_stale() {
+    // A server killed without cleaning up, started again where pids
+    // repeat (a container restarted): its pid file names the new server
+    // itself. The shell writes its own pid, then becomes poetryd.
+    let dir = scratch("poetryd-itself");
+    let pidfile = dir.join("self.pid");
+    let script = "echo $$ > \"$1\"; \
+                  exec \"$0\" --nodaemon --pidfile \"$1\" transform --iface 127.0.0.1 --port 0";
+    let program = cargo_bin!("poetryd").to_string_lossy().into_owned();
+    let pidfile_arg = pidfile.to_string_lossy().into_owned();
+    let mut server = Background::start(
+        Path::new("/bin/sh"),
+        &["-c", script, &program, &pidfile_arg],
+    );
+    let stale = server.wait_for(|line| line.contains("Removing stale pid file"));
+    assert!(
+        stale.contains(&format!("({} is this process)", server.pid())),
+        "{stale}"
+    );
+    server.wait_for(|line| line.contains("TransformFactory starting on"));
+    eventually("the pid file", || {
+        pid_in(&pidfile) == Some(server.pid() as i32)
+    });
+    kill(Pid::from_raw(server.pid() as i32), Signal::SIGTERM).unwrap();
+    assert_eq!(server.wait_exit(), Some(0));
+    assert!(!pidfile.exists());
+}
+
+#[test]
+fn a_daemon_whose_log_cannot_be_written_serves_on() {
+    // The detached server's stderr is its log too: a full disk takes both.
+    let daemon = Daemon::new("poetryd-full");
+    let started = daemon.run(&[
+        "--logfile",
+        "/dev/full",
+        "transform",
+        "--iface",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]);
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let pid = pid_in(&daemon.pidfile()).expect("the pid file names the daemon");
+    assert!(alive(pid) && !is_zombie(pid), "the daemon serves on");
+    stop(&daemon);
+}
+
+#[test]
+fn of_two_daemons_started_at_once_with_one_pid_file_exactly_one_runs() {
+    let daemon = Daemon::new("poetryd-race");
+    for _ in 0..8 {
+        let starts: Vec<_> = (0..2)
+            .map(|_| {
+                let mut command = Command::new(cargo_bin!("poetryd"));
+                command.current_dir(&daemon.dir).args([
+                    "transform",
+                    "--iface",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                ]);
+                thread::spawn(move || common::run_bounded(&mut command, LIMIT))
+            })
+            .collect();
+        let outputs: Vec<_> = starts
+            .into_iter()
+            .map(|start| start.join().expect("a start"))
+            .collect();
+        let winner = pid_in(&daemon.pidfile()).expect("one of them runs");
+        assert!(alive(winner));
+        let (won, lost): (Vec<_>, Vec<_>) =
+            outputs.iter().partition(|output| output.status.success());
+        let said: Vec<_> = outputs
+            .iter()
+            .map(|output| String::from_utf8_lossy(&output.stderr))
+            .collect();
+        assert_eq!((won.len(), lost.len()), (1, 1), "{said:?}");
+        assert_eq!(lost[0].status.code(), Some(1));
+        let why = String::from_utf8_lossy(&lost[0].stderr);
+        assert!(
+            why.contains(&format!("already running as PID {winner}"))
+                || why.contains(&format!("another server (PID {winner}) started meanwhile")),
+            "{why}"
+        );
+        stop(&daemon);
+    }
+}
+
+#[test]
+fn a_daemon_that_cannot_start_with_a_device_as_its_log_still_returns() {
+    // The parent shows the end of the log when the server failed; a
+    // device has no end (`/dev/zero` reads on for ever), so none is shown.
+    let daemon = Daemon::new("poetryd-zero");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = daemon.run(&[
+        "--logfile",
+        "/dev/zero",
+        "transform",
+        "--iface",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("did not start"), "{said}");
+    assert!(!daemon.pidfile().exists());
+}

@@ -4,6 +4,7 @@
 //! that hands the service's poem to every client, logging each one.
 
 use std::cell::RefCell;
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -11,7 +12,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 use mini_twisted::app::{Application, Service, TcpServer};
-use mini_twisted::poetry::{check_poem_file, parse_port, Checked};
+use mini_twisted::poetry::{check_poem_file, excerpt, parse_port, Checked};
 use mini_twisted::protocol::{Factory, Protocol, Transport};
 use mini_twisted::{log, Failure, Reactor};
 
@@ -83,7 +84,11 @@ impl Service for PoetryService {
     }
 
     fn start(&mut self, _reactor: &Reactor) -> Result<(), Failure> {
-        let poem = std::fs::read(&self.path).map_err(Failure::new)?;
+        // The error names the file: "Permission denied" alone would not say which.
+        let poem = std::fs::read(&self.path).map_err(|error| {
+            let shown = excerpt(&self.path.to_string_lossy());
+            Failure::new(io::Error::new(error.kind(), format!("{shown}: {error}")))
+        })?;
         *self.poem.borrow_mut() = Bytes::from(poem);
         log::msg(format!("loaded a poem from: {}", self.path.display()));
         self.running = true;
