@@ -297,24 +297,15 @@ pub fn run_until<T: 'static>(
 ) -> Result<T, Failure> {
     let called_at = std::panic::Location::caller();
     let outcome = watch(deferred);
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(result) = outcome.borrow_mut().take() {
-            return result;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Failure::new(TimedOut {
-                awaited: format!("a {} to fire", std::any::type_name::<Deferred<T>>()),
-                at: called_at.to_string(),
-                after: timeout,
-            }));
-        }
-        // Short turns, so that a Deferred fired by a timer on a fake clock
-        // (which does not wake the loop) is seen soon after.
-        if let Err(error) = reactor.iterate(left.min(Duration::from_millis(50))) {
-            return Err(Failure::new(error));
-        }
+    let fired = turn_until(reactor, || outcome.borrow().is_some(), timeout)?;
+    let result = outcome.borrow_mut().take();
+    match result {
+        Some(result) if fired => result,
+        _ => Err(Failure::new(TimedOut {
+            awaited: format!("a {} to fire", std::any::type_name::<Deferred<T>>()),
+            at: called_at.to_string(),
+            after: timeout,
+        })),
     }
 }
 // ANCHOR_END: run_until
@@ -325,25 +316,40 @@ pub fn run_until<T: 'static>(
 #[track_caller]
 pub fn run_until_true(
     reactor: &Reactor,
-    mut condition: impl FnMut() -> bool,
+    condition: impl FnMut() -> bool,
     timeout: Duration,
 ) -> Result<(), Failure> {
     let called_at = std::panic::Location::caller();
+    if turn_until(reactor, condition, timeout)? {
+        return Ok(());
+    }
+    Err(Failure::new(TimedOut {
+        awaited: "the condition to hold".to_string(),
+        at: called_at.to_string(),
+        after: timeout,
+    }))
+}
+
+/// The loop of every wait in the kit: turns `reactor` until `condition`
+/// holds (true) or `timeout` of real time has passed (false). The turns
+/// are short, so that what a timer on a fake clock did (which does not
+/// wake the loop) is seen soon after.
+fn turn_until(
+    reactor: &Reactor,
+    mut condition: impl FnMut() -> bool,
+    timeout: Duration,
+) -> Result<bool, Failure> {
     let deadline = Instant::now() + timeout;
     while !condition() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(Failure::new(TimedOut {
-                awaited: "the condition to hold".to_string(),
-                at: called_at.to_string(),
-                after: timeout,
-            }));
+            return Ok(false);
         }
         reactor
-            .iterate(left.min(Duration::from_millis(50)))
+            .iterate(left.min(Duration::from_millis(10)))
             .map_err(Failure::new)?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// [`run_until`] gave up: the Deferred had not fired in time.
@@ -451,20 +457,13 @@ impl Error for WrongOutcome {}
 /// time to finish first, the reactor turning meanwhile, as trial does
 /// before it calls a reactor dirty.
 pub fn check_clean(reactor: &Reactor, within: Duration) -> Result<(), DirtyReactor> {
-    let deadline = Instant::now() + within;
-    loop {
-        let left_behind = left_behind(reactor);
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left_behind.is_empty() {
-            return Ok(());
-        }
-        if left.is_zero()
-            || reactor
-                .iterate(left.min(Duration::from_millis(10)))
-                .is_err()
-        {
-            return Err(DirtyReactor { left_behind });
-        }
+    // A reactor that cannot turn (it is running) is judged as it is.
+    let _ = turn_until(reactor, || left_behind(reactor).is_empty(), within);
+    let left_behind = left_behind(reactor);
+    if left_behind.is_empty() {
+        Ok(())
+    } else {
+        Err(DirtyReactor { left_behind })
     }
 }
 
