@@ -400,7 +400,13 @@ fn a_pid_file_naming_the_server_itself_is_stale() {
         stale.contains(&format!("({} is this process)", server.pid())),
         "{stale}"
     );
-    server.wait_for(|line| line.contains("TransformFactory starting on"));
+    let starting = server.wait_for(|line| line.contains("TransformFactory starting on"));
+    // The stale file already names this pid, so it cannot say when the
+    // server is up: a reply can. Only then are signals watched, and the
+    // SIGTERM below handled rather than fatal.
+    let request = b"27:cummingsify.HERE IS MY POEM,";
+    let reply = common::fetch_after_sending(("127.0.0.1", port_in(&starting)), request).unwrap();
+    assert_eq!(reply, b"15:here is my poem,");
     eventually("the pid file", || {
         pid_in(&pidfile) == Some(server.pid() as i32)
     });
