@@ -33,12 +33,12 @@
 //! run-time matter, and [`MultiService::add`] refuses it with
 //! [`ServiceError::NameTaken`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::error::Error;
 use std::fmt;
 use std::rc::Rc;
 
-use crate::defer::{deferred, succeed, Deferred};
+use crate::defer::{Deferred, DeferredList};
 use crate::failure::Failure;
 use crate::protocol::Factory;
 use crate::tcp::{CannotListen, IntoFactory, ListeningPort};
@@ -185,28 +185,15 @@ impl Service for MultiService {
 /// failure among them is logged, not passed on, so that one service that
 /// failed to stop does not hide that the others did.
 fn all_done(stops: Vec<Deferred<()>>) -> Deferred<()> {
-    if stops.is_empty() {
-        return succeed(());
-    }
-    let (done, trigger) = deferred();
-    let trigger = Rc::new(RefCell::new(Some(trigger)));
-    let left = Rc::new(Cell::new(stops.len()));
-    for stop in stops {
-        let (trigger, left) = (Rc::clone(&trigger), Rc::clone(&left));
-        let _: Deferred<()> = stop.add_both(move |result| {
-            if let Err(failure) = result {
+    DeferredList::new(stops)
+        .consume_errors()
+        .all()
+        .add_callback(|results| {
+            for failure in results.into_iter().filter_map(Result::err) {
                 tracing::error!("a service failed to stop: {failure}");
             }
-            left.set(left.get() - 1);
-            if left.get() == 0 {
-                if let Some(trigger) = trigger.borrow_mut().take() {
-                    trigger.callback(());
-                }
-            }
             Ok(())
-        });
-    }
-    done
+        })
 }
 
 // ANCHOR: application

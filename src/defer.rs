@@ -1,4 +1,5 @@
-//! Parts 7 to 9, 13 and 14: the Deferred, a result that is not there yet.
+//! Parts 7 to 9, 13, 14, 18 and 19: the Deferred, a result that is not
+//! there yet.
 //!
 //! Making a Deferred gives two handles:
 //!
@@ -35,6 +36,31 @@
 //!   reported on stderr as "Unhandled error in Deferred". That is Rust's
 //!   `Drop` standing in for Python's garbage collector.
 //!
+//! # Cancelling (Part 19)
+//!
+//! Whoever holds the chain may change their mind: [`Deferred::cancel`].
+//! Cancelling asks the producer to stop; the producer says how, with the
+//! canceller it gave [`deferred_with_canceller`].
+//!
+//! - On a Deferred that has not fired, `cancel` calls the canceller (once:
+//!   it is taken), then fires the chain with [`CancelledError`], unless the
+//!   canceller fired it itself (it is handed a trigger for that). With no
+//!   canceller, only the `CancelledError`.
+//! - Once the Deferred has fired, `cancel` does nothing and never calls the
+//!   canceller; a second `cancel` is therefore a no-op too.
+//! - A chain that has fired but waits on a Deferred one of its stages
+//!   returned passes the cancel on to that one: the inner canceller runs,
+//!   the outer's does not, and the outer goes on with the inner's outcome
+//!   (its `CancelledError`, usually).
+//! - After a cancel, the producer's own fire is ignored: the producer did
+//!   not know, and must not be punished for it. (Twisted ignores one fire
+//!   and raises on a second; here a trigger fires only once anyway.)
+//! - A canceller that panics does not unwind out of `cancel`: the panic
+//!   becomes the failure the chain fires with, as a panic in a stage does.
+//! - The canceller is dropped when the Deferred fires, so that the circle
+//!   it usually closes (Deferred → canceller → connector → factory →
+//!   trigger → Deferred) ends with the download.
+//!
 //! # Inside
 //!
 //! The handles are typed; the shared state behind them is not: values
@@ -47,7 +73,7 @@ use std::collections::VecDeque;
 use std::error::Error;
 use std::fmt;
 use std::marker::PhantomData;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use crate::failure::Failure;
 use crate::log;
@@ -63,8 +89,12 @@ enum Next {
 
 type Stage = Box<dyn FnOnce(Erased) -> Next>;
 
+/// The producer's canceller, typed away: it is handed the chain's core, to
+/// make a trigger of.
+type Canceller = Box<dyn FnOnce(Rc<Core>)>;
+
 /// The state both handles share.
-struct Core {
+pub(crate) struct Core {
     state: RefCell<State>,
 }
 
@@ -74,10 +104,24 @@ struct State {
     /// or the chain waits for another Deferred.
     result: Option<Erased>,
     stages: VecDeque<Stage>,
+    /// A stage is running: set and cleared by `run`.
     running: bool,
+    /// How many `pause` calls are not yet matched by an `unpause`.
     paused: usize,
-    /// Waiting for a Deferred that a stage returned.
+    /// Waiting for a Deferred that a stage returned: set by `run`, cleared
+    /// when that Deferred fires (or by a cancel that finds it gone).
     waiting: bool,
+    /// The chain has had its first outcome, from a trigger, the canceller
+    /// or a cancel. Set once, never cleared. A fire that finds it set is
+    /// ignored: only a cancel can lead there (each trigger fires once).
+    fired: bool,
+    /// The producer's answer to `cancel`, until the first outcome: taken
+    /// by `cancel`, dropped by the fire.
+    canceller: Option<Canceller>,
+    /// The Deferred that this chain waits on while `waiting`, so that a
+    /// cancel can reach it. Weak: that Deferred's last stage holds this
+    /// chain, and a circle would keep both alive if it never fired.
+    waiting_on: Weak<Core>,
 }
 
 impl Core {
@@ -92,9 +136,41 @@ impl Core {
         run_and_resume(self);
     }
 
+    // ANCHOR: fire
+    /// The first outcome starts the chain; any later one (only a cancelled
+    /// Deferred can get one) is dropped unseen. The canceller, no longer
+    /// needed, is dropped at the first.
     fn fire(self: &Rc<Self>, outcome: Erased) {
-        self.state.borrow_mut().result = Some(outcome);
+        let (ignored, canceller) = {
+            let mut state = self.state.borrow_mut();
+            if state.fired {
+                (Some(outcome), None)
+            } else {
+                state.fired = true;
+                state.result = Some(outcome);
+                (None, state.canceller.take())
+            }
+        };
+        // Both may hold user values: dropped outside the borrow.
+        drop_guarded(ignored);
+        drop_guarded(canceller);
         run_and_resume(self);
+    }
+    // ANCHOR_END: fire
+
+    fn has_fired(&self) -> bool {
+        self.state.borrow().fired
+    }
+}
+
+/// Drops `value`, reporting a panic in its `Drop` instead of unwinding
+/// through the chain's machinery.
+fn drop_guarded<T>(value: T) {
+    if let Err(report) = log::catch_panic(move || drop(value)) {
+        log::to_stderr(&format!(
+            "dropping a value of a Deferred panicked: {}\n",
+            report.message
+        ));
     }
 }
 
@@ -144,12 +220,14 @@ fn run(core: &Rc<Core>) {
             Next::Wait(inner) => {
                 // Pause until `inner` fires, then carry on with its outcome.
                 state.waiting = true;
+                state.waiting_on = Rc::downgrade(&inner);
                 drop(state);
                 let outer = Rc::clone(core);
                 inner.push(Box::new(move |outcome| {
                     {
                         let mut state = outer.state.borrow_mut();
                         state.waiting = false;
+                        state.waiting_on = Weak::new();
                         state.result = Some(outcome);
                     }
                     // Not `run(&outer)` here: that would nest one call per
@@ -210,16 +288,38 @@ pub struct Trigger<T> {
 /// A new, unfired Deferred and its trigger (Twisted's `Deferred()`).
 pub fn deferred<T: 'static>() -> (Deferred<T>, Trigger<T>) {
     let core = Core::new();
-    let trigger = Trigger {
-        core: Rc::clone(&core),
-        value: PhantomData,
-    };
+    let trigger = Trigger::from_core(Rc::clone(&core));
     (Deferred::from_core(core), trigger)
 }
 // ANCHOR_END: handles
 
+// ANCHOR: with_canceller
+/// A new, unfired Deferred whose producer knows how to stop (Twisted's
+/// `Deferred(canceller)`). If the Deferred is cancelled before it fires,
+/// `canceller` runs, once, with a trigger of its own: it may fire the
+/// Deferred with whatever outcome it likes, or just stop the work (cancel
+/// a timer, disconnect a connector) and drop the trigger, and then the
+/// Deferred fails with [`CancelledError`]. Either way the producer's own
+/// trigger is ignored from then on.
+pub fn deferred_with_canceller<T: 'static>(
+    canceller: impl FnOnce(Trigger<T>) + 'static,
+) -> (Deferred<T>, Trigger<T>) {
+    let (d, trigger) = deferred();
+    d.core.state.borrow_mut().canceller =
+        Some(Box::new(move |core| canceller(Trigger::from_core(core))));
+    (d, trigger)
+}
+// ANCHOR_END: with_canceller
+
 // ANCHOR: trigger
 impl<T: 'static> Trigger<T> {
+    fn from_core(core: Rc<Core>) -> Trigger<T> {
+        Trigger {
+            core,
+            value: PhantomData,
+        }
+    }
+
     /// Fires the chain with a value: the first callback runs now.
     pub fn callback(self, value: T) {
         self.fire(Ok(value));
@@ -261,7 +361,11 @@ impl<U: 'static> Outcome for Result<U, Failure> {
 
     fn into_deferred(self) -> Deferred<U> {
         let core = Core::new();
-        core.state.borrow_mut().result = Some(self.map(|value| Box::new(value) as Value));
+        {
+            let mut state = core.state.borrow_mut();
+            state.fired = true;
+            state.result = Some(self.map(|value| Box::new(value) as Value));
+        }
         Deferred::from_core(core)
     }
 
@@ -402,6 +506,154 @@ impl<T: 'static> Deferred<T> {
     pub fn has_result(&self) -> bool {
         self.core.state.borrow().result.is_some()
     }
+
+    /// Has the chain had its first outcome (Twisted's `called`)? True from
+    /// the fire on, even while a stage runs or the chain waits on another
+    /// Deferred.
+    pub fn has_fired(&self) -> bool {
+        self.core.has_fired()
+    }
+
+    // ANCHOR: cancel
+    /// Asks for this Deferred's result no longer (the rules are in the
+    /// module's documentation): an unfired Deferred calls its canceller and
+    /// fails with [`CancelledError`] unless the canceller fired it; a
+    /// fired one that waits on an inner Deferred cancels that one; any
+    /// other fired one is left alone.
+    pub fn cancel(&self) {
+        cancel(&self.core);
+    }
+    // ANCHOR_END: cancel
+
+    /// A handle that can cancel this Deferred later, without holding it:
+    /// for a timeout, or for whoever must be able to cancel a chain that
+    /// has been handed on (to a list, or to an `await`).
+    pub fn canceller(&self) -> CancelHandle {
+        CancelHandle(Rc::downgrade(&self.core))
+    }
+
+    pub(crate) fn core(&self) -> &Rc<Core> {
+        &self.core
+    }
+}
+
+/// Cancels a Deferred that may since have been dropped: see
+/// [`Deferred::canceller`].
+#[derive(Clone)]
+pub struct CancelHandle(Weak<Core>);
+
+impl CancelHandle {
+    /// [`Deferred::cancel`], if the Deferred still exists; a Deferred that
+    /// is gone has nobody left to tell.
+    pub fn cancel(&self) {
+        if let Some(core) = self.0.upgrade() {
+            cancel(&core);
+        }
+    }
+}
+
+impl fmt::Debug for CancelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.upgrade() {
+            Some(core) => write!(f, "CancelHandle({core:?})"),
+            None => write!(f, "CancelHandle(gone)"),
+        }
+    }
+}
+
+// ANCHOR: cancel_rules
+/// What a cancel does to `core`, found under one borrow and done after it.
+enum Cancel {
+    /// Not fired yet: call the canceller, if there is one.
+    Unfired(Option<Canceller>),
+    /// Fired, but waiting on this inner Deferred: cancel that one instead.
+    Inner(Rc<Core>),
+    /// Fired, waiting on a Deferred that is gone (dropped unfired, so it
+    /// can never fire): end the wait here with `CancelledError`.
+    InnerGone,
+    /// Fired and not waiting: too late, nothing to do.
+    Nothing,
+}
+
+pub(crate) fn cancel(core: &Rc<Core>) {
+    // A loop, not recursion: chains may wait on chains to any depth.
+    let mut core = Rc::clone(core);
+    loop {
+        let step = {
+            let mut state = core.state.borrow_mut();
+            if !state.fired {
+                Cancel::Unfired(state.canceller.take())
+            } else if state.waiting {
+                match state.waiting_on.upgrade() {
+                    Some(inner) => Cancel::Inner(inner),
+                    None => Cancel::InnerGone,
+                }
+            } else {
+                Cancel::Nothing
+            }
+        };
+        match step {
+            Cancel::Unfired(canceller) => {
+                if let Some(canceller) = canceller {
+                    let me = Rc::clone(&core);
+                    if let Err(report) = log::catch_panic(move || canceller(me)) {
+                        core.fire(Err(Failure::new(Panicked::from(report))));
+                    }
+                }
+                // Unless the canceller fired it (then this is ignored).
+                core.fire(Err(Failure::without_backtrace(CancelledError)));
+                return;
+            }
+            Cancel::Inner(inner) => core = inner,
+            Cancel::InnerGone => {
+                {
+                    let mut state = core.state.borrow_mut();
+                    state.waiting = false;
+                    state.result = Some(Err(Failure::without_backtrace(CancelledError)));
+                }
+                run_and_resume(&core);
+                return;
+            }
+            Cancel::Nothing => return,
+        }
+    }
+}
+// ANCHOR_END: cancel_rules
+
+/// What a Deferred looks like from outside: whether it fired, whether it
+/// has its outcome now, and what holds it.
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Ok(state) = self.state.try_borrow() else {
+            return write!(f, "Deferred {{ running }}");
+        };
+        let mut out = f.debug_struct("Deferred");
+        out.field("fired", &state.fired);
+        match &state.result {
+            Some(Ok(_)) => out.field("holds", &"a value"),
+            Some(Err(failure)) => out.field("holds", failure),
+            None => out.field("holds", &"nothing"),
+        };
+        if state.paused > 0 {
+            out.field("paused", &state.paused);
+        }
+        if state.waiting {
+            out.field("waiting", &true);
+        }
+        out.field("stages", &state.stages.len()).finish()
+    }
+}
+
+impl<T> fmt::Debug for Deferred<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.core, f)
+    }
+}
+
+impl<T> fmt::Debug for Trigger<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Trigger of {:?}", &*self.core)
+    }
 }
 
 // ANCHOR: shortcuts
@@ -461,6 +713,21 @@ impl fmt::Display for Panicked {
 
 impl Error for Panicked {}
 
+// ANCHOR: cancelled_error
+/// The Deferred was cancelled before it had a result (Twisted's
+/// `CancelledError`).
+#[derive(Debug)]
+pub struct CancelledError;
+
+impl fmt::Display for CancelledError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the Deferred was cancelled")
+    }
+}
+
+impl Error for CancelledError {}
+// ANCHOR_END: cancelled_error
+
 /// A stage returned the very Deferred it belongs to: it would wait forever.
 #[derive(Debug)]
 pub struct ChainedToItself;
@@ -483,6 +750,10 @@ impl fmt::Display for WrongType {
 }
 
 impl Error for WrongType {}
+
+mod list;
+
+pub use list::{DeferredList, FirstError, NoneSucceeded};
 
 #[cfg(test)]
 mod tests;

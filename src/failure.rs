@@ -14,6 +14,11 @@
 //!   type, the way Twisted's `failure.check(SomeError)` does.
 //! - A backtrace is captured when `RUST_BACKTRACE` asks for one (as for a
 //!   panic), or always with [`Failure::with_backtrace`].
+//! - Cloning is cheap and gives the same failure, not a copy: the error is
+//!   shared, as one Python `Failure` object is shared by every list and
+//!   chain that holds it. Part 18's `DeferredList` needs that: it records a
+//!   component's failure in its results and also leaves it on the
+//!   component's own chain.
 //!
 //! `Failure` does not implement `Error` itself. If it did, the blanket
 //! `From<E: Error>` would include `From<Failure> for Failure`, which the
@@ -24,12 +29,18 @@ use std::any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::error::Error;
 use std::fmt;
+use std::rc::Rc;
 
 use crate::log;
 
 // ANCHOR: failure
 /// An error on its way to whoever handles it, with where it came from.
+#[derive(Clone)]
 pub struct Failure {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
     error: Box<dyn Error + 'static>,
     /// The concrete type's name, kept because the box has forgotten it.
     type_name: &'static str,
@@ -60,56 +71,59 @@ impl Failure {
     fn build<E: Error + 'static>(error: E, backtrace: Backtrace) -> Failure {
         let captured = backtrace.status() == BacktraceStatus::Captured;
         Failure {
-            error: Box::new(error),
-            type_name: any::type_name::<E>(),
-            backtrace: captured.then_some(backtrace),
+            inner: Rc::new(Inner {
+                error: Box::new(error),
+                type_name: any::type_name::<E>(),
+                backtrace: captured.then_some(backtrace),
+            }),
         }
     }
 
     // ANCHOR: check
     /// Is the wrapped error an `E`?
     pub fn check<E: Error + 'static>(&self) -> bool {
-        self.error.is::<E>()
+        self.inner.error.is::<E>()
     }
 
     /// The wrapped error as an `E`, if that is what it is.
     pub fn downcast_ref<E: Error + 'static>(&self) -> Option<&E> {
-        self.error.downcast_ref::<E>()
+        self.inner.error.downcast_ref::<E>()
     }
     // ANCHOR_END: check
 
     /// The wrapped error, as a trait object.
     pub fn error(&self) -> &(dyn Error + 'static) {
-        &*self.error
+        &*self.inner.error
     }
 
-    /// Takes the error back out of the failure.
-    pub fn into_error(self) -> Box<dyn Error + 'static> {
-        self.error
+    /// Whether `self` and `other` are the same failure (clones of one),
+    /// not merely alike.
+    pub fn same(&self, other: &Failure) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// The name of the wrapped error's type, such as
     /// `mini_twisted::tcp::ConnectError`.
     pub fn type_name(&self) -> &'static str {
-        self.type_name
+        self.inner.type_name
     }
 
     /// The backtrace captured when the failure was made, if any.
     pub fn backtrace(&self) -> Option<&Backtrace> {
-        self.backtrace.as_ref()
+        self.inner.backtrace.as_ref()
     }
 
     /// A report over several lines: the error's type and message, what
     /// caused it, and the frames of this project's code in the backtrace
     /// (or a note that none was captured). The long form of `Display`.
     pub fn report(&self) -> String {
-        let mut out = format!("Failure: {}: {}\n", self.type_name, self.error);
-        let mut cause = self.error.source();
+        let mut out = format!("Failure: {}: {}\n", self.type_name(), self.error());
+        let mut cause = self.error().source();
         while let Some(error) = cause {
             out.push_str(&format!("  caused by: {error}\n"));
             cause = error.source();
         }
-        match &self.backtrace {
+        match self.backtrace() {
             Some(backtrace) => {
                 out.push_str("  where it was made (our frames, innermost first):\n");
                 out.push_str(&where_made(backtrace));
@@ -150,9 +164,9 @@ impl<E: Error + 'static> From<E> for Failure {
 /// The alternate form (`{:#}`) adds its causes, separated by colons.
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.error)?;
+        write!(f, "{}", self.error())?;
         if f.alternate() {
-            let mut cause = self.error.source();
+            let mut cause = self.error().source();
             while let Some(error) = cause {
                 write!(f, ": {error}")?;
                 cause = error.source();
@@ -165,7 +179,7 @@ impl fmt::Display for Failure {
 /// `Failure(type: message)`, short enough to sit in a list.
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Failure({}: {})", self.type_name, self.error)
+        write!(f, "Failure({}: {})", self.type_name(), self.error())
     }
 }
 
@@ -204,7 +218,7 @@ mod tests {
         let error = failure.downcast_ref::<io::Error>().expect("an io::Error");
         assert_eq!(error.kind(), io::ErrorKind::NotFound);
         assert!(failure.downcast_ref::<RhymeSchemeViolation>().is_none());
-        assert!(failure.into_error().is::<io::Error>());
+        assert!(failure.error().is::<io::Error>());
     }
 
     #[test]
@@ -217,6 +231,15 @@ mod tests {
             report.contains("with_backtrace_always_captures"),
             "{report}"
         );
+    }
+
+    #[test]
+    fn a_clone_is_the_same_failure() {
+        let failure = Failure::new(RhymeSchemeViolation);
+        let clone = failure.clone();
+        assert!(clone.same(&failure));
+        assert!(!clone.same(&Failure::new(RhymeSchemeViolation)));
+        assert!(clone.check::<RhymeSchemeViolation>());
     }
 
     #[test]

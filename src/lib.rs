@@ -33,6 +33,6 @@ pub mod reactor;
 pub mod tcp;
 pub mod testing;
 
-pub use defer::{deferred, Deferred, Trigger};
+pub use defer::{deferred, deferred_with_canceller, Deferred, DeferredList, Trigger};
 pub use failure::Failure;
 pub use reactor::{OwnedReactor, Reactor};

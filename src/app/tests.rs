@@ -1,10 +1,10 @@
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use super::*;
-use crate::defer::Trigger;
+use crate::defer::{deferred, Trigger};
 use crate::protocol::Protocol;
 use crate::reactor::SHUTDOWN_LIMIT;
 use crate::testing::{success_result_of, Clock};

@@ -389,3 +389,269 @@ fn a_chain_resumed_by_a_stage_resumes_before_that_stage_returns() {
     other_trigger.callback(());
     assert_eq!(log.lines(), ["outer resumed with 5", "after firing inner"]);
 }
+
+// ---------------------------------------------------------------------------
+// Cancelling (Part 19): one test per rule of the module's documentation.
+// ---------------------------------------------------------------------------
+
+/// The outcome a chain ends with, as text, once it has one.
+type Seen = Rc<RefCell<Option<String>>>;
+
+/// Records the outcome `d` ends with. The chain's end is handed back, to
+/// be held: a chain nobody holds is gone, and cannot be cancelled.
+fn outcome_of<T: fmt::Debug + 'static>(d: Deferred<T>) -> (Seen, Deferred<()>) {
+    let seen = Rc::new(RefCell::new(None));
+    let record = seen.clone();
+    let tail = d.add_both(move |outcome| {
+        *record.borrow_mut() = Some(match outcome {
+            Ok(value) => format!("value {value:?}"),
+            Err(failure) if failure.check::<CancelledError>() => "cancelled".to_string(),
+            Err(failure) => format!("failure {failure}"),
+        });
+        Ok(())
+    });
+    (seen, tail)
+}
+
+#[test]
+fn cancel_calls_the_canceller_once_then_fails_with_cancelled_error() {
+    let calls = Rc::new(Cell::new(0));
+    let counted = calls.clone();
+    let (d, _producer) = deferred_with_canceller::<u32>(move |_trigger| {
+        counted.set(counted.get() + 1);
+    });
+    let handle = d.canceller();
+    let (seen, _tail) = outcome_of(d);
+    handle.cancel();
+    assert_eq!(calls.get(), 1);
+    assert_eq!(seen.borrow().as_deref(), Some("cancelled"));
+    // Twice: the Deferred has fired, so the second does nothing.
+    handle.cancel();
+    assert_eq!(calls.get(), 1);
+    assert!(unhandled().is_empty());
+}
+
+#[test]
+fn without_a_canceller_cancel_still_fails_the_chain() {
+    let (d, _producer) = deferred::<u32>();
+    let handle = d.canceller();
+    let (seen, _tail) = outcome_of(d);
+    handle.cancel();
+    assert_eq!(seen.borrow().as_deref(), Some("cancelled"));
+}
+
+#[test]
+fn the_canceller_runs_before_the_errback_and_may_fire_a_value_or_a_failure() {
+    let log = Log::default();
+    let said = log.clone();
+    let (d, _producer) = deferred_with_canceller::<&str>(move |trigger| {
+        said.say("canceller");
+        trigger.callback("from the canceller");
+    });
+    let (a, b) = (log.clone(), log.clone());
+    let d = d.add_callbacks(
+        move |value| {
+            a.say(format!("callback got {value}"));
+            Ok(())
+        },
+        move |failure| {
+            b.say(format!("errback got {failure}"));
+            Ok(())
+        },
+    );
+    d.cancel();
+    assert_eq!(
+        log.lines(),
+        ["canceller", "callback got from the canceller"]
+    );
+
+    let (d, _producer) = deferred_with_canceller::<u32>(|trigger| trigger.errback(Oops("error!")));
+    let handle = d.canceller();
+    let (seen, _tail) = outcome_of(d);
+    handle.cancel();
+    assert_eq!(seen.borrow().as_deref(), Some("failure error!"));
+}
+
+#[test]
+fn cancel_after_the_fire_does_nothing_and_never_calls_the_canceller() {
+    let called = Rc::new(Cell::new(false));
+    let flag = called.clone();
+    let (d, producer) = deferred_with_canceller::<&str>(move |_| flag.set(true));
+    let handle = d.canceller();
+    let (seen, _tail) = outcome_of(d);
+    producer.callback("result");
+    handle.cancel();
+    assert!(!called.get());
+    assert_eq!(seen.borrow().as_deref(), Some("value \"result\""));
+}
+
+#[test]
+fn the_producers_fire_after_a_cancel_is_ignored() {
+    let (d, producer) = deferred::<&str>();
+    let handle = d.canceller();
+    let (seen, _tail) = outcome_of(d);
+    handle.cancel();
+    producer.callback("too late");
+    assert_eq!(seen.borrow().as_deref(), Some("cancelled"));
+    // A failure fired late is ignored too: not reported as unhandled.
+    let (d, producer) = deferred::<&str>();
+    d.cancel();
+    let _handled = d.add_errback(|_| Ok("handled"));
+    producer.errback(Oops("late failure"));
+    assert!(unhandled().is_empty());
+}
+
+#[test]
+fn a_trigger_the_canceller_keeps_is_ignored_when_it_fires_later() {
+    let kept = Rc::new(RefCell::new(None));
+    let keep = kept.clone();
+    let (d, _producer) = deferred_with_canceller::<u32>(move |trigger| {
+        *keep.borrow_mut() = Some(trigger);
+    });
+    let handle = d.canceller();
+    let (seen, _tail) = outcome_of(d);
+    handle.cancel();
+    assert_eq!(seen.borrow().as_deref(), Some("cancelled"));
+    let trigger = kept.borrow_mut().take().expect("the canceller kept it");
+    trigger.callback(7);
+    assert_eq!(seen.borrow().as_deref(), Some("cancelled"));
+}
+
+#[test]
+fn cancelling_a_chain_that_waits_cancels_the_inner_deferred_not_the_outer() {
+    // The series' defer-cancel-12.
+    let log = Log::default();
+    let said = log.clone();
+    let (inner, _inner_producer) = deferred_with_canceller::<&str>(move |_| {
+        said.say("inner canceller");
+    });
+    let said = log.clone();
+    let (outer, outer_producer) = deferred_with_canceller::<&str>(move |_| {
+        said.say("outer canceller");
+    });
+    let said = log.clone();
+    let outer = outer
+        .add_callback(move |_| inner)
+        .add_errback(move |failure| {
+            said.say(format!(
+                "outer errback got CancelledError: {}",
+                failure.check::<CancelledError>()
+            ));
+            Ok("recovered")
+        });
+    outer_producer.callback("first");
+    assert!(outer.has_fired() && !outer.has_result(), "waiting on inner");
+    outer.cancel();
+    assert_eq!(
+        log.lines(),
+        ["inner canceller", "outer errback got CancelledError: true"]
+    );
+    assert!(outer.has_result());
+}
+
+#[test]
+fn a_cancel_passes_down_through_any_depth_of_waiting_chains() {
+    let (deepest, _producer) = deferred::<u32>();
+    let mut current = deepest;
+    for _ in 0..10_000 {
+        let (outer, trigger) = deferred::<u32>();
+        let inner = current;
+        current = outer.add_callback(move |_| inner);
+        trigger.callback(0);
+    }
+    let handle = current.canceller();
+    let (seen, _tail) = outcome_of(current);
+    handle.cancel();
+    assert_eq!(seen.borrow().as_deref(), Some("cancelled"));
+}
+
+#[test]
+fn a_chain_waiting_on_a_deferred_that_can_never_fire_is_ended_by_cancel() {
+    let (outer, trigger) = deferred::<u32>();
+    let outer = outer.add_callback(|_| {
+        // The inner's trigger is dropped here: it can never fire.
+        let (inner, _) = deferred::<u32>();
+        inner
+    });
+    trigger.callback(0);
+    let handle = outer.canceller();
+    let (seen, _tail) = outcome_of(outer);
+    assert_eq!(*seen.borrow(), None);
+    handle.cancel();
+    assert_eq!(seen.borrow().as_deref(), Some("cancelled"));
+}
+
+#[test]
+fn a_paused_chain_that_has_fired_ignores_cancel() {
+    let (d, producer) = deferred_with_canceller::<u32>(|_| panic!("not called"));
+    d.pause();
+    producer.callback(1);
+    d.cancel();
+    let (seen, tail) = outcome_of(d);
+    assert_eq!(*seen.borrow(), None, "still paused");
+    tail.unpause();
+    assert_eq!(seen.borrow().as_deref(), Some("value 1"));
+}
+
+#[test]
+fn a_canceller_that_panics_fails_the_chain_with_the_panic() {
+    let (d, _producer) = deferred_with_canceller::<u32>(|_| panic!("the canceller broke"));
+    let handle = d.canceller();
+    let (seen, _tail) = outcome_of(d);
+    handle.cancel();
+    let seen = seen.borrow().clone().expect("fired");
+    assert!(seen.contains("the canceller broke"), "{seen}");
+}
+
+#[test]
+fn the_canceller_is_dropped_when_the_deferred_fires() {
+    // The canceller holds the producer's trigger: a circle, which the fire
+    // must break.
+    struct Dropped(Rc<Cell<bool>>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let dropped = Rc::new(Cell::new(false));
+    let slot: Rc<RefCell<Option<Trigger<u32>>>> = Rc::default();
+    let (guard, held) = (Dropped(dropped.clone()), slot.clone());
+    let (d, producer) = deferred_with_canceller::<u32>(move |_| {
+        let _ = (&guard, &held);
+    });
+    *slot.borrow_mut() = Some(producer);
+    let (seen, _tail) = outcome_of(d);
+    assert!(!dropped.get());
+    let producer = slot.borrow_mut().take().expect("kept");
+    producer.callback(3);
+    assert!(dropped.get(), "the canceller went with the fire");
+    assert_eq!(seen.borrow().as_deref(), Some("value 3"));
+}
+
+#[test]
+fn a_cancelled_deferred_nobody_handles_is_reported() {
+    // The series' defer-cancel-1. The report comes when nobody can handle
+    // the failure any more: the chain gone, and the trigger too (useless
+    // since the cancel, but it still holds the Deferred).
+    let (d, producer) = deferred::<u32>();
+    let d = d.add_callback(|n| Ok(n + 1));
+    d.cancel();
+    drop(d);
+    assert!(unhandled().is_empty());
+    drop(producer);
+    let reports = unhandled();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].contains("cancelled"), "{reports:?}");
+}
+
+#[test]
+fn debug_shows_the_state_not_an_address() {
+    let (d, trigger) = deferred::<u32>();
+    assert_eq!(
+        format!("{d:?}"),
+        "Deferred { fired: false, holds: \"nothing\", stages: 0 }"
+    );
+    assert!(format!("{trigger:?}").starts_with("Trigger of Deferred { fired: false"));
+    trigger.callback(1);
+    assert!(format!("{d:?}").contains("fired: true"));
+}
