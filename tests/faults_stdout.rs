@@ -152,6 +152,12 @@ fn recipe(name: &str) -> Option<Recipe> {
         "failure-examples" | "defer-1" | "defer-2" | "defer-3" | "defer-4" | "defer-5"
         | "defer-6" | "defer-7" | "defer-8" | "defer-9" | "defer-10" | "defer-11"
         | "defer-unhandled" | "log-demo" => {}
+        "defer-cancel-1" | "defer-cancel-2" | "defer-cancel-3" | "defer-cancel-4"
+        | "defer-cancel-5" | "defer-cancel-6" | "defer-cancel-7" | "defer-cancel-8"
+        | "defer-cancel-12" => {}
+        "defer-cancel-9" | "defer-cancel-10" | "defer-cancel-11" => {
+            recipe.args = strings(&["--scale", "0.01"]);
+        }
         "showcase" => {
             let out = scratch(&format!("faults-stdout-{name}"));
             recipe.args = strings(&["--quick", "--no-build", "--out-dir"]);
@@ -162,7 +168,7 @@ fn recipe(name: &str) -> Option<Recipe> {
             recipe.kind = Kind::Forever;
             recipe.args = strings(&["--base-port", "0", "--delay", "0.01", "--no-build"]);
         }
-        "poetry-proxy-1" | "poetry-proxy-2" => {
+        "poetry-proxy-1" | "poetry-proxy-2" | "poetry-proxy-3" => {
             // A server in front of a server: it prints a line per client,
             // so a closed stdout ends it at its first client (or it goes
             // on serving the upstream's poem).
