@@ -155,7 +155,7 @@ fn recipe(name: &str) -> Option<Recipe> {
         "defer-cancel-1" | "defer-cancel-2" | "defer-cancel-3" | "defer-cancel-4"
         | "defer-cancel-5" | "defer-cancel-6" | "defer-cancel-7" | "defer-cancel-8"
         | "defer-cancel-12" => {}
-        "defer-cancel-9" | "defer-cancel-10" | "defer-cancel-11" => {
+        "defer-cancel-9" | "defer-cancel-10" | "defer-cancel-11" | "defer-cancel-await" => {
             recipe.args = strings(&["--scale", "0.01"]);
         }
         "showcase" => {

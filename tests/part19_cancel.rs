@@ -1,6 +1,6 @@
-//! Part 19: cancelling Deferreds. The twelve demos, client 4.0's
-//! `--timeout` (a timeout is a cancel), and proxy 3.0, which cancels the
-//! upstream download of a client that leaves.
+//! Part 19: cancelling Deferreds. The twelve demos and the one with
+//! `async` tasks, client 4.0's `--timeout` (a timeout is a cancel), and
+//! proxy 3.0, which cancels the upstream download of a client that leaves.
 
 mod common;
 
@@ -117,8 +117,30 @@ fn the_timer_demos_print_in_the_series_order() {
 }
 
 #[test]
+fn a_cancelled_task_hears_it_at_its_await_and_a_dropped_one_runs_on() {
+    assert_eq!(
+        scaled(cargo_bin_cmd!("defer-cancel-await")),
+        format!(
+            "task 1: waiting for a poem\n\
+             task 2: waiting for a poem\n\
+             cancelling task 1\n\
+             task 1's Deferred failed: {CANCELLED}\n\
+             task 1: the await gave: {CANCELLED}\n\
+             Sending poem\n\
+             task 2: I got a poem: A poem takes its time\n"
+        )
+    );
+}
+
+#[test]
 fn a_bad_scale_is_a_usage_error() {
-    for demo in ["defer-cancel-9", "defer-cancel-10", "defer-cancel-11"] {
+    let demos = [
+        "defer-cancel-9",
+        "defer-cancel-10",
+        "defer-cancel-11",
+        "defer-cancel-await",
+    ];
+    for demo in demos {
         for scale in ["-1", "soon", "NaN"] {
             Command::new(program(demo))
                 .arg(format!("--scale={scale}"))
