@@ -19,6 +19,105 @@ unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 
 cargo build --quiet --bins
 bin=target/debug
+# ---------------------------------------------------------------------------
+# Part 19: the cancel demos, client 4.0's --timeout against a slow and a fast
+# server, and proxy 3.0 in front of a slow server with a client that leaves.
+# A function, so that `bash book/regenerate.sh part19` can run it alone.
+# Ports are normalised to 10000 (the proxy), 10001 (the slow server) and
+# 10002 (the fast one); a client's own port to 52814.
+# ---------------------------------------------------------------------------
+part19() {
+    local out19=book/src/transcripts/part19
+    mkdir -p "$out19"
+    local demo
+    for demo in 1 2 3 4 5 6 7 8 12; do
+        "$bin/defer-cancel-$demo" > "$out19/defer-cancel-$demo.txt" 2>&1
+    done
+    # The timer demos at a hundredth of their times: the same lines, in
+    # the same order, without the ten-second wait.
+    for demo in defer-cancel-9 defer-cancel-10 defer-cancel-11 defer-cancel-await; do
+        "$bin/$demo" --scale 0.01 > "$out19/$demo.txt" 2>&1
+    done
+
+    local pids19=()
+    # Starts "$@" (a server that ends its first line with its port) with its
+    # stdout in $1.log and stderr in $1.err; sets port19 and pid19.
+    start19() {
+        local log=$1
+        shift
+        "$@" > "$log.log" 2> "$log.err" &
+        pid19=$!
+        pids19+=("$pid19")
+        port19=""
+        for _ in $(seq 100); do
+            port19=$(head -n 1 "$log.log" | grep -oE '[0-9]+\.$' | tr -d .) && [ -n "$port19" ] && break
+            sleep 0.1
+        done
+        [ -n "$port19" ] || { echo "$* did not start" >&2; return 1; }
+    }
+    stop19() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+    local scratch19
+    scratch19=$(mktemp -d)
+    trap 'kill "${pids19[@]}" 2>/dev/null || true; rm -rf "$scratch19"' RETURN
+
+    # Client 4.0 with a timeout: the slow server takes 30 s for its poem.
+    start19 "$scratch19/slow" "$bin/slowpoetry" --port 0 poetry/ecstasy.txt
+    local slow=$port19 slow_pid=$pid19
+    start19 "$scratch19/fast" "$bin/fastpoetry" --port 0 poetry/science.txt
+    local fast=$port19 fast_pid=$pid19
+    {
+        echo "\$ cargo run --bin get-poetry-4 -- --timeout 2 10001 10002"
+        "$bin/get-poetry-4" --timeout 2 "$slow" "$fast" 2>&1 || true
+    } | sed "s/:$slow\b/:10001/g; s/:$fast\b/:10002/g" > "$scratch19/timeout.txt"
+    { head -n 5 "$scratch19/timeout.txt"; echo "..."; } > "$out19/get-poetry-4-timeout.txt"
+    stop19 "$slow_pid"
+    stop19 "$fast_pid"
+
+    # Proxy 3.0 in front of slowpoetry at its usual pace: a client that
+    # leaves after a second (as with Ctrl-C; SIGTERM here, because a
+    # background job of a script ignores SIGINT), one that stays, and one
+    # that the cache serves.
+    start19 "$scratch19/slow" "$bin/slowpoetry" --port 0 poetry/fascination.txt
+    slow=$port19 slow_pid=$pid19
+    start19 "$scratch19/proxy" "$bin/poetry-proxy-3" --port 0 "$slow"
+    local proxy=$port19 proxy_pid=$pid19
+    "$bin/get-poetry-4" "$proxy" > /dev/null 2>&1 &
+    local leaver=$!
+    sleep 1
+    kill -TERM "$leaver"; wait "$leaver" 2>/dev/null || true
+    for _ in $(seq 100); do
+        grep -q 'Canceling' "$scratch19/proxy.log" && break
+        sleep 0.1
+    done
+    "$bin/get-poetry-4" "$proxy" > "$scratch19/stayer.txt"
+    "$bin/get-poetry-4" "$proxy" > /dev/null
+    stop19 "$proxy_pid"
+    stop19 "$slow_pid"
+    local ports19="s/:$proxy\b/:10000/g; s/:$slow\b/:10001/g; s/port $slow\b/port 10001/g; s/127\.0\.0\.1:[0-9]*/127.0.0.1:52814/g"
+    {
+        echo "\$ cargo run --bin poetry-proxy-3 -- --port 10000 10001"
+        sed "s/:$proxy\b/:10000/g; s/:$slow\b/:10001/g" "$scratch19/proxy.log"
+        cat "$scratch19/proxy.err"
+    } > "$out19/poetry-proxy-3.txt"
+    # The slow server's side: every send to the first client (a few, of
+    # the poem's 62), its error (stderr, shown in its place), and the
+    # second client.
+    {
+        echo "\$ cargo run --bin slowpoetry -- --port 10001 poetry/fascination.txt"
+        awk '/^Somebody/ { n++ } n < 2 { print } n == 2 { print; exit }' "$scratch19/slow.log" \
+            | sed "$ports19" > "$scratch19/first.txt"
+        head -n -1 "$scratch19/first.txt"
+        sed "$ports19" "$scratch19/slow.err"
+        tail -n 1 "$scratch19/first.txt"
+        echo "..."
+    } > "$out19/slowpoetry-cancelled.txt"
+}
+if [ "${1:-}" = part19 ]; then
+    part19
+    echo "Wrote the transcripts of Part 19 under book/src/transcripts/part19."
+    exit 0
+fi
+
 out=book/src/transcripts/part02
 images=book/src/images/part02
 mkdir -p "$out" "$images"
@@ -407,5 +506,7 @@ sed -e "s/starting on $port16\b/starting on 10000/; s/TCP Port $port16\b/TCP Por
     -e 's/127\.0\.0\.1:[0-9]*/127.0.0.1:52814/g' "$run16/log.txt" > "$out16/poetryd-nodaemon.txt"
 sed -e "s/:$port16\b/:10000/g" "$run16/failed.txt" > "$out16/poetryd-cannot-start.txt"
 rm -r "$run16"
+
+part19
 
 echo "Wrote the transcripts under book/src/transcripts and the timelines under book/src/images."

@@ -95,6 +95,7 @@ impl ClientFactory for PoetryClientFactory {
     }
 }
 
+// ANCHOR: cancellable
 /// Downloads a poem from `host:port`. The Deferred fires with the poem, or
 /// with the failure that prevented it (a refused connection, a reset).
 /// Cancelled, it stops the download and fails with `CancelledError`.
@@ -117,6 +118,7 @@ pub fn get_poetry(reactor: &Reactor, host: &str, port: u16) -> Deferred<String> 
     let _ = connector.set(reactor.connect_tcp(host, port, Rc::new(factory)));
     d
 }
+// ANCHOR_END: cancellable
 // ANCHOR_END: get_poetry
 
 // ANCHOR: timeout

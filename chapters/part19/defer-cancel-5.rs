@@ -18,9 +18,11 @@ use mini_twisted::{deferred_with_canceller, Failure, Trigger};
 struct Options {}
 
 // ANCHOR: main
+// ANCHOR: canceller
 fn canceller(trigger: Trigger<&str>) {
     println!("I need to cancel this deferred: {trigger:?}");
 }
+// ANCHOR_END: canceller
 
 fn callback(result: &str) -> Result<(), Failure> {
     println!("callback got: {result}");

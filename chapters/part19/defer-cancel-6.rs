@@ -17,11 +17,13 @@ use mini_twisted::{deferred_with_canceller, Failure, Trigger};
 struct Options {}
 
 // ANCHOR: main
+// ANCHOR: canceller
 fn canceller(trigger: Trigger<&str>) {
     println!("I need to cancel this deferred: {trigger:?}");
     println!("Firing the deferred with a result");
     trigger.callback("result");
 }
+// ANCHOR_END: canceller
 
 fn callback(result: &str) -> Result<(), Failure> {
     println!("callback got: {result}");

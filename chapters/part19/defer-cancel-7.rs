@@ -18,11 +18,13 @@ use mini_twisted::{deferred_with_canceller, Failure, Trigger};
 struct Options {}
 
 // ANCHOR: main
+// ANCHOR: canceller
 fn canceller(trigger: Trigger<&str>) {
     println!("I need to cancel this deferred: {trigger:?}");
     println!("Firing the deferred with an error");
     trigger.errback(io::Error::other("error!"));
 }
+// ANCHOR_END: canceller
 
 fn callback(result: &str) -> Result<(), Failure> {
     println!("callback got: {result}");

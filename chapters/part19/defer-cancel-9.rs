@@ -23,6 +23,8 @@ use mini_twisted::{deferred, Deferred, Failure, Reactor, Trigger};
 struct Options {
     /// Multiply the program's times (the poem at 5 s, the stop at 10 s)
     /// by this
+    /// (at 0, every timer is due at once, and they run in the order they
+    /// were set)
     #[arg(long, value_name = "FACTOR", default_value = "1",
           value_parser = Checked(parse_seconds))]
     scale: Duration,
