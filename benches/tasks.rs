@@ -87,8 +87,7 @@ fn run_benchmark() -> BenchResult<()> {
     println!("Tasks benchmark (Part 17)");
     println!("=========================");
     println!(
-        "one thread; best of {ROUNDS} rounds each, alternating; tokio {} current-thread runtime with a LocalSet",
-        "1.x"
+        "one thread; best of {ROUNDS} rounds each, alternating; tokio's current-thread runtime with a LocalSet"
     );
     println!();
     let runs: [(&str, &str, usize, Run, Run); 4] = [
