@@ -152,6 +152,8 @@ fn recipe(name: &str) -> Option<Recipe> {
         "failure-examples" | "defer-1" | "defer-2" | "defer-3" | "defer-4" | "defer-5"
         | "defer-6" | "defer-7" | "defer-8" | "defer-9" | "defer-10" | "defer-11"
         | "defer-unhandled" | "log-demo" => {}
+        // Part 18's demos: no server, no arguments.
+        demo if demo.starts_with("deferred-list-") => {}
         "showcase" => {
             let out = scratch(&format!("faults-stdout-{name}"));
             recipe.args = strings(&["--quick", "--no-build", "--out-dir"]);
