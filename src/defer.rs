@@ -550,6 +550,16 @@ impl CancelHandle {
             cancel(&core);
         }
     }
+
+    /// Whether the Deferred still waits for an outcome (it has not fired,
+    /// or it waits on a Deferred a stage returned): whether a cancel would
+    /// reach anyone.
+    pub fn is_pending(&self) -> bool {
+        self.0.upgrade().is_some_and(|core| {
+            let state = core.state.borrow();
+            !state.fired || state.waiting
+        })
+    }
 }
 
 impl fmt::Debug for CancelHandle {
@@ -756,4 +766,4 @@ mod list;
 pub use list::{DeferredList, FirstError, NoneSucceeded};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -25,6 +25,7 @@
 pub mod app;
 pub mod defer;
 pub mod failure;
+pub mod inline;
 pub mod log;
 pub mod netstring;
 pub mod poetry;

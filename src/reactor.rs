@@ -13,7 +13,8 @@
 //! 3. call the timers that are due (those scheduled during this step wait
 //!    for the next turn, so a zero-delay call never runs inside its caller
 //!    and a timer that reschedules itself cannot starve the sockets);
-//! 4. run what other threads handed over through a [`Remote`].
+//! 4. run what other threads handed over through a [`Remote`];
+//! 5. poll the tasks that were woken (the futures run by `spawn`, Part 17).
 //!
 //! [`Reactor::stop`] ends [`Reactor::run`] when the current turn is over.
 //!
@@ -81,6 +82,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::defer::Deferred;
 use crate::failure::Failure;
+use crate::inline::Tasks;
 use crate::log::{self, PanicReport};
 use crate::testing::Clock;
 
@@ -277,6 +279,8 @@ struct Inner {
     before_shutdown: RefCell<Vec<ShutdownHook>>,
     /// Once `stop` has started the hooks: how many have not finished yet.
     draining: Cell<Option<usize>>,
+    /// The futures run by `spawn` (Part 17), and those woken.
+    tasks: Tasks,
 }
 
 /// The readers and writers watching one file descriptor.
@@ -333,7 +337,9 @@ impl Reactor {
         log::install_panic_hook();
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
-        let waker = Waker::new(&registry, WAKER)?;
+        // One waker for the loop, shared by the calls from other threads
+        // and the tasks' wakers (mio allows one per poller).
+        let waker = Arc::new(Waker::new(&registry, WAKER)?);
         let handle = Reactor {
             inner: Rc::new(Inner {
                 poll: RefCell::new(poll),
@@ -346,9 +352,10 @@ impl Reactor {
                 descriptors: RefCell::default(),
                 remote: Arc::new(RemoteQueue {
                     calls: Mutex::default(),
-                    waker,
+                    waker: Arc::clone(&waker),
                     closed: AtomicBool::new(false),
                 }),
+                tasks: Tasks::new(waker),
                 turns: Cell::new(0),
                 in_turn: Cell::new(false),
                 shutdown_after_turn: Cell::new(false),
@@ -392,7 +399,7 @@ impl Reactor {
     }
 
     /// One turn: wait (at most `limit`, if given), then dispatch I/O,
-    /// timers and remote calls.
+    /// timers, remote calls and woken tasks.
     fn turn(&self, events: &mut Events, limit: Option<Duration>) -> io::Result<()> {
         let _in_turn = Raised::set(&self.inner.in_turn);
         self.inner.turns.set(self.inner.turns.get() + 1);
@@ -400,7 +407,11 @@ impl Reactor {
             (Some(timer), Some(limit)) => Some(timer.min(limit)),
             (timer, limit) => timer.or(limit),
         };
-        match self.inner.poll.borrow_mut().poll(events, timeout) {
+        // A task woken and not yet run means no waiting at all.
+        let timeout = self.inner.tasks.going_to_sleep(timeout);
+        let polled = self.inner.poll.borrow_mut().poll(events, timeout);
+        self.inner.tasks.woke_up();
+        match polled {
             Ok(()) => {}
             // A signal arrived while we waited: just start the turn again.
             Err(error) if error.kind() == io::ErrorKind::Interrupted => return Ok(()),
@@ -418,6 +429,7 @@ impl Reactor {
         if woken {
             self.run_remote_calls();
         }
+        self.inner.tasks.run_ready();
         Ok(())
     }
     // ANCHOR_END: run
@@ -708,6 +720,17 @@ impl Reactor {
             timers.retain(|timer| timer.call.state.get() == CallState::Pending);
             self.inner.cancelled.set(0);
         }
+    }
+
+    /// The tasks that [`spawn`](Reactor::spawn) runs (Part 17).
+    pub(crate) fn tasks(&self) -> &Tasks {
+        &self.inner.tasks
+    }
+
+    /// Polls the tasks woken so far, as the loop's task step does; true if
+    /// there were any. For a fake clock's `advance` (Part 15).
+    pub(crate) fn run_ready_tasks(&self) -> bool {
+        self.inner.tasks.run_ready()
     }
 
     /// A handle other threads can use to hand work to this loop.
@@ -1030,6 +1053,9 @@ impl Reactor {
         for call in self.inner.remote.take() {
             drop_caught("dropping a call from another thread", call);
         }
+        // Last: the connections' ends above may have woken tasks, which
+        // will never run now (Part 17).
+        self.inner.tasks.shut_down();
         self.inner.state.set(State::Stopped);
     }
 }
@@ -1190,7 +1216,7 @@ impl DelayedCall {
 
 struct RemoteQueue {
     calls: Mutex<Vec<RemoteCallback>>,
-    waker: Waker,
+    waker: Arc<Waker>,
     closed: AtomicBool,
 }
 
@@ -1262,6 +1288,7 @@ impl fmt::Debug for Reactor {
             .field("state", &self.inner.state.get())
             .field("timers", &self.inner.timers.borrow().len())
             .field("descriptors", &self.inner.descriptors.borrow().len())
+            .field("tasks", &self.inner.tasks.pending())
             .finish()
     }
 }

@@ -6,7 +6,7 @@ use std::io;
 
 thread_local! {
     /// What `report_unhandled` said on this thread.
-    pub(super) static UNHANDLED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    pub(crate) static UNHANDLED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 fn unhandled() -> Vec<String> {
