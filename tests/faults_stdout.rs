@@ -189,7 +189,7 @@ fn recipe(name: &str) -> Option<Recipe> {
             if client.starts_with("get-poetry-5") {
                 recipe.args = strings(&["--seed", "2"]);
             }
-            if client == "get-poetry-6" {
+            if matches!(client, "get-poetry-6" | "get-poetry-8") {
                 // Its first address is the transform server's.
                 let mut transform =
                     Background::start(&program("transformedpoetry"), &["--port", "0"]);
