@@ -383,7 +383,7 @@ fn client_8_prints_each_poem_as_it_arrives_and_stops_only_after_the_last() {
     let (held, release) = held_poetry_server("A POEM THAT TAKES ITS TIME\n");
     let ports = [xform, held, fast.port].map(|port| port.to_string());
     let ports: Vec<&str> = ports.iter().map(String::as_str).collect();
-    let mut client = Background::start(&cargo_bin!("get-poetry-8"), &ports);
+    let mut client = Background::start(cargo_bin!("get-poetry-8"), &ports);
 
     // The fast poem is printed while the held one is still coming.
     let science = originals()[1].to_lowercase();
