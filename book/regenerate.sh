@@ -507,6 +507,72 @@ sed -e "s/starting on $port16\b/starting on 10000/; s/TCP Port $port16\b/TCP Por
 sed -e "s/:$port16\b/:10000/g" "$run16/failed.txt" > "$out16/poetryd-cannot-start.txt"
 rm -r "$run16"
 
+# ---------------------------------------------------------------------------
+# Part 18: the DeferredList demos, stdout and stderr together (the point of
+# deferred-list-6 is on stderr); the options demo one scene at a time; and
+# client 8.0 against the transform server and two fast poetry servers, as
+# in the chapter's "Run it", with the ports of Part 13: 10001 the transform
+# server, 10002 and 10003 the poems, 10004 where nothing listens. This
+# section needs only the lines above the Part 2 experiment, so it can be
+# run on its own.
+# ---------------------------------------------------------------------------
+out18=book/src/transcripts/part18
+mkdir -p "$out18"
+for demo in deferred-list-1 deferred-list-2 deferred-list-3 deferred-list-4 \
+    deferred-list-5 deferred-list-6 deferred-list-7; do
+    "$bin/$demo" > "$out18/$demo.txt" 2>&1
+done
+for scene in first-success none-succeeded first-failure no-failure empty cancel; do
+    "$bin/deferred-list-options" "$scene" > "$out18/options-$scene.txt" 2>&1
+done
+
+# The servers started go into servers, which the trap set in Part 4 stops
+# at the end (set again here, the same, for a run of this section alone).
+trap 'kill "${servers[@]}" 2>/dev/null || true' EXIT
+# Starts a server that ends its first line with its port ("... on
+# 127.0.0.1:PORT."); sets pid18 and port18.
+start18() {
+    local log
+    log=$(mktemp)
+    "$@" > "$log" &
+    pid18=$!
+    servers+=("$pid18")
+    port18=""
+    for _ in $(seq 100); do
+        port18=$(grep -oE '[0-9]+\.$' "$log" | tr -d .) && [ -n "$port18" ] && break
+        sleep 0.1
+    done
+    rm "$log"
+    [ -n "$port18" ] || { echo "$1 did not start" >&2; exit 1; }
+}
+stop18() { kill "$1"; wait "$1" 2>/dev/null || true; }
+# A port where nothing listens: one a server had, once it has stopped.
+start18 "$bin/fastpoetry" --port 0 poetry/science.txt
+dead18=$port18
+stop18 "$pid18"
+start18 "$bin/transformedpoetry" --port 0
+xform18=$port18 xform18_pid=$pid18
+start18 "$bin/fastpoetry" --port 0 poetry/fascination.txt
+fascination18=$port18 fascination18_pid=$pid18
+start18 "$bin/fastpoetry" --port 0 poetry/science.txt
+science18=$port18 science18_pid=$pid18
+case " $xform18 $fascination18 $science18 " in
+    *" $dead18 "*) echo "the dead port $dead18 came back to life; run again" >&2; exit 1 ;;
+esac
+ports18="s/\b$xform18\b/10001/g; s/\b$fascination18\b/10002/g; s/\b$science18\b/10003/g; s/\b$dead18\b/10004/g"
+# One run of client 8 on the ports given: the command as the chapter gives
+# it, then the output. A failed download makes it exit 1, on purpose.
+client8() {
+    echo "\$ cargo run --bin get-poetry-8 -- $*" | sed "$ports18"
+    "$bin/get-poetry-8" "$@" 2>&1 | sed "s/:$xform18\b/:10001/g; s/:$dead18\b/:10004/g" || true
+}
+client8 "$xform18" "$fascination18" "$science18" > "$out18/get-poetry-8.txt"
+client8 "$xform18" "$dead18" "$science18" > "$out18/get-poetry-8-one-down.txt"
+stop18 "$xform18_pid"
+client8 "$xform18" "$fascination18" "$science18" > "$out18/get-poetry-8-no-transform.txt"
+stop18 "$fascination18_pid"
+stop18 "$science18_pid"
+
 part19
 
 echo "Wrote the transcripts under book/src/transcripts and the timelines under book/src/images."

@@ -42,9 +42,11 @@
 //!   `inlineCallbacks` differs here: it resumes the generator inside the
 //!   `callback` that fired the Deferred. Both orders are correct, but only
 //!   this one keeps a task from re-entering a transport that is busy.
-//! - A task woken during the task step (by itself or by another task) is
-//!   polled on the next turn, so a task that keeps waking itself cannot
-//!   starve the sockets.
+//! - A task woken during the task step (by another task, or by itself) is
+//!   polled in the same step, without going back to the kernel, until the
+//!   step has polled [`TASK_BUDGET`] tasks; after that, on the next turn.
+//!   Two tasks that hand work to each other need no system call per hop,
+//!   and a task that keeps waking itself cannot starve the sockets.
 //! - A wake costs no system call when it comes from the reactor's own
 //!   thread, or while the loop is busy anyway: the loop checks the queue
 //!   before it waits. Only a wake that may find the loop asleep in the
@@ -255,11 +257,14 @@ impl Reactor {
 trait Task {
     /// Polls the future once; `Done` once it has ended.
     fn poll_once(&self, cx: &mut Context<'_>) -> Polled;
-    /// The waker's state, shared with its `std::task::Waker`.
-    fn waker(&self) -> &Arc<TaskWaker>;
-    /// Cancels the Deferreds the task is parked on, or, if none, marks it
-    /// to be cancelled at its next park.
-    fn take_parked(&self, parked: Vec<CancelHandle>);
+    /// The task's waker, and its state.
+    fn waker(&self) -> &TaskWakerHandle;
+    /// The list of what the task is parked on, emptied, to be filled by
+    /// the next poll (its allocation is reused).
+    fn unpark(&self) -> Vec<CancelHandle>;
+    /// What the last poll parked on: kept for a cancel to reach, or
+    /// cancelled at once if a cancel is waiting for it.
+    fn park(&self, parked: Vec<CancelHandle>);
     /// The reactor is over: drop the future, fail the Deferred.
     fn abandon(&self);
     /// The future's type: for a test's report of what it left behind.
@@ -345,11 +350,17 @@ where
     }
     // ANCHOR_END: poll_once
 
-    fn waker(&self) -> &Arc<TaskWaker> {
-        &self.waker.shared
+    fn waker(&self) -> &TaskWakerHandle {
+        &self.waker
     }
 
-    fn take_parked(&self, parked: Vec<CancelHandle>) {
+    fn unpark(&self) -> Vec<CancelHandle> {
+        let mut parked = self.parked.take();
+        parked.clear();
+        parked
+    }
+
+    fn park(&self, parked: Vec<CancelHandle>) {
         if self.cancel_asked.get() && !parked.is_empty() {
             // A cancel came while the task was not parked on a Deferred:
             // these are the first it parks on since.
@@ -387,17 +398,17 @@ fn drop_guarded<T>(value: T) {
 /// restores what an outer poll gathered: `spawn` inside a task polls the
 /// new task from inside the old one's poll.
 fn poll(task: &dyn Task) -> Polled {
-    let waker = std::task::Waker::from(Arc::clone(task.waker()));
-    let mut cx = Context::from_waker(&waker);
+    let waker = task.waker();
+    let mut cx = Context::from_waker(&waker.waker);
     // From here on, a wake queues the task again.
-    task.waker().queued.store(false, Ordering::Release);
-    let outer = PARKED.with(|parked| parked.replace(Some(Vec::new())));
+    waker.shared.queued.store(false, Ordering::Release);
+    let outer = PARKED.with(|parked| parked.replace(Some(task.unpark())));
     let polled = task.poll_once(&mut cx);
     let parked = PARKED
         .with(|parked| parked.replace(outer))
         .unwrap_or_default();
     if polled == Polled::Pending {
-        task.take_parked(parked);
+        task.park(parked);
     }
     polled
 }
@@ -428,6 +439,8 @@ pub(crate) struct TaskWaker {
 struct TaskWakerHandle {
     key: Key,
     shared: Arc<TaskWaker>,
+    /// `shared` as a `std::task::Waker`, made once: every poll lends it.
+    waker: std::task::Waker,
 }
 
 // ANCHOR: wake
@@ -445,6 +458,11 @@ impl Wake for TaskWaker {
     }
 }
 // ANCHOR_END: wake
+
+/// How many tasks one task step polls, at most, before the loop goes back
+/// to its sockets and timers: the first batch (the tasks woken before the
+/// step) always runs whole; further batches only while under the budget.
+pub const TASK_BUDGET: usize = 128;
 
 /// The tasks woken and not yet polled, shared with every waker.
 pub(crate) struct ReadyQueue {
@@ -489,6 +507,9 @@ impl ReadyQueue {
 /// queue of those woken. Part of the reactor (one per reactor).
 pub(crate) struct Tasks {
     table: RefCell<Vec<Entry>>,
+    /// The batch being polled, swapped with the queue's list so that
+    /// neither allocates again.
+    batch: RefCell<Vec<Key>>,
     /// Slots free for reuse.
     free: RefCell<Vec<usize>>,
     next_generation: Cell<u64>,
@@ -504,6 +525,7 @@ impl Tasks {
     pub(crate) fn new(waker: Arc<mio::Waker>) -> Tasks {
         Tasks {
             table: RefCell::default(),
+            batch: RefCell::default(),
             free: RefCell::default(),
             next_generation: Cell::new(0),
             queue: Arc::new(ReadyQueue {
@@ -526,13 +548,15 @@ impl Tasks {
             .pop()
             .unwrap_or_else(|| self.table.borrow().len());
         let key = Key { slot, generation };
+        let shared = Arc::new(TaskWaker {
+            key,
+            queued: AtomicBool::new(false),
+            queue: Arc::clone(&self.queue),
+        });
         TaskWakerHandle {
             key,
-            shared: Arc::new(TaskWaker {
-                key,
-                queued: AtomicBool::new(false),
-                queue: Arc::clone(&self.queue),
-            }),
+            waker: std::task::Waker::from(Arc::clone(&shared)),
+            shared,
         }
     }
 
@@ -580,19 +604,30 @@ impl Tasks {
     }
 
     // ANCHOR: run_ready
-    /// The loop's task step: polls every task that was woken before it
-    /// began. True if any was.
+    /// The loop's task step: polls every task woken before it began, then
+    /// those woken meanwhile, batch after batch, until none is left or
+    /// [`TASK_BUDGET`] polls are done. True if any task was polled.
     pub(crate) fn run_ready(&self) -> bool {
-        let ready = std::mem::take(&mut *self.queue.lock());
-        for &key in &ready {
-            let Some(task) = self.get(key) else {
-                continue; // finished already: a late wake
-            };
-            if poll(&*task) == Polled::Done {
-                self.remove(key);
+        let mut polled = 0;
+        while polled < TASK_BUDGET {
+            let mut batch = self.batch.take();
+            std::mem::swap(&mut batch, &mut *self.queue.lock());
+            if batch.is_empty() {
+                break;
             }
+            for &key in &batch {
+                polled += 1;
+                let Some(task) = self.get(key) else {
+                    continue; // finished already: a late wake
+                };
+                if poll(&*task) == Polled::Done {
+                    self.remove(key);
+                }
+            }
+            batch.clear();
+            *self.batch.borrow_mut() = batch;
         }
-        !ready.is_empty()
+        polled > 0
     }
     // ANCHOR_END: run_ready
 

@@ -152,6 +152,8 @@ fn recipe(name: &str) -> Option<Recipe> {
         "failure-examples" | "defer-1" | "defer-2" | "defer-3" | "defer-4" | "defer-5"
         | "defer-6" | "defer-7" | "defer-8" | "defer-9" | "defer-10" | "defer-11"
         | "defer-unhandled" | "log-demo" => {}
+        // Part 18's demos: no server, no arguments.
+        demo if demo.starts_with("deferred-list-") => {}
         "defer-cancel-1" | "defer-cancel-2" | "defer-cancel-3" | "defer-cancel-4"
         | "defer-cancel-5" | "defer-cancel-6" | "defer-cancel-7" | "defer-cancel-8"
         | "defer-cancel-12" => {}
@@ -193,7 +195,7 @@ fn recipe(name: &str) -> Option<Recipe> {
             if client.starts_with("get-poetry-5") {
                 recipe.args = strings(&["--seed", "2"]);
             }
-            if client == "get-poetry-6" {
+            if matches!(client, "get-poetry-6" | "get-poetry-8") {
                 // Its first address is the transform server's.
                 let mut transform =
                     Background::start(&program("transformedpoetry"), &["--port", "0"]);

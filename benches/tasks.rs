@@ -1,0 +1,419 @@
+//! Part 17's benchmark: what a spawned task and a wake-up cost on our
+//! reactor, beside the same on tokio's current-thread runtime.
+//!
+//! Chapter 17 claims the reactor is a fine executor: a task is a boxed
+//! future and a Deferred, a wake-up is a push onto a queue. This program
+//! puts numbers on that, in four runs, each done by both executors in the
+//! same process, one after the other:
+//!
+//! 1. **Spawn.** 200,000 tasks that finish at their first poll. Ours:
+//!    `reactor.spawn`, which polls at once and fires the task's Deferred.
+//!    Tokio: `spawn_local` on a `LocalSet` (the form for futures that are
+//!    not `Send`, like ours), run until all have finished.
+//! 2. **Spawn and wait once.** 200,000 tasks that each wait for one
+//!    result fired later, all fired in one go: a spawn, a park, a wake and
+//!    a second poll each. Ours await a Deferred; tokio's a oneshot
+//!    channel.
+//! 3. **Ping-pong.** Two tasks hand a number back and forth 200,000
+//!    times, a fresh one-shot result for each hop: a wake-up of another
+//!    task, per hop. Ours through Deferreds, tokio's through oneshots.
+//! 4. **Yield.** One task wakes itself and returns `Pending`, 200,000
+//!    times: the bare cost of a wake and a poll. Ours: a `poll_fn` that
+//!    wakes its own waker (each round is also one turn of the loop);
+//!    tokio: `yield_now`.
+//!
+//! Each run is repeated three times per executor, alternating, and the
+//! fastest is kept (the others were disturbed); per-operation figures are
+//! wall time divided by the count, on one thread. Every run checks its own
+//! result (every task finished, every number came back) and is bounded by
+//! a count and a time limit.
+//!
+//! Run it with (benchmarks build with the release profile):
+//!
+//! ```text
+//! cargo bench --bench tasks
+//! ```
+//!
+//! It prints a report, then one last line starting `RESULT ` with
+//! `key=value` pairs for scripts to compare runs.
+
+use std::cell::{Cell, RefCell};
+use std::error::Error;
+use std::future::poll_fn;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use mini_twisted::defer::{deferred, Trigger};
+use mini_twisted::{Failure, Reactor};
+
+type BenchResult<T> = Result<T, Box<dyn Error>>;
+
+const TASKS: usize = 200_000;
+const HOPS: usize = 200_000;
+const YIELDS: usize = 200_000;
+const ROUNDS: usize = 3;
+/// Any run still going after this long is broken: stop it and say so.
+const SAFETY_LIMIT: Duration = Duration::from_secs(30);
+
+fn main() -> ExitCode {
+    mini_twisted::log::init();
+    match run_benchmark() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tasks benchmark: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One measurement: its name, the count, and the best time of each side.
+struct Measured {
+    key: &'static str,
+    what: &'static str,
+    count: usize,
+    ours: Duration,
+    tokio: Duration,
+}
+
+impl Measured {
+    fn ns(time: Duration, count: usize) -> f64 {
+        time.as_nanos() as f64 / count as f64
+    }
+}
+
+fn run_benchmark() -> BenchResult<()> {
+    println!("Tasks benchmark (Part 17)");
+    println!("=========================");
+    println!(
+        "one thread; best of {ROUNDS} rounds each, alternating; tokio's current-thread runtime with a LocalSet"
+    );
+    println!();
+    let runs: [(&str, &str, usize, Run, Run); 4] = [
+        (
+            "spawn",
+            "spawn a task that finishes at once",
+            TASKS,
+            ours_spawn,
+            tokio_spawn,
+        ),
+        (
+            "spawn_wait",
+            "spawn a task that waits once, then fire them all",
+            TASKS,
+            ours_spawn_wait,
+            tokio_spawn_wait,
+        ),
+        (
+            "pingpong",
+            "one hop between two tasks",
+            HOPS,
+            ours_ping_pong,
+            tokio_ping_pong,
+        ),
+        (
+            "yield",
+            "a task wakes itself and is polled again",
+            YIELDS,
+            ours_yield,
+            tokio_yield,
+        ),
+    ];
+    let mut results = Vec::new();
+    for (key, what, count, ours, tokio) in runs {
+        let (mut best_ours, mut best_tokio) = (Duration::MAX, Duration::MAX);
+        for _ in 0..ROUNDS {
+            best_ours = best_ours.min(ours(count)?);
+            best_tokio = best_tokio.min(tokio(count)?);
+        }
+        results.push(Measured {
+            key,
+            what,
+            count,
+            ours: best_ours,
+            tokio: best_tokio,
+        });
+    }
+    println!(
+        "{:<52} {:>10} {:>10} {:>8}",
+        "per operation (ns)", "ours", "tokio", "ratio"
+    );
+    let mut line = Vec::new();
+    for m in &results {
+        let (ours, tokio) = (
+            Measured::ns(m.ours, m.count),
+            Measured::ns(m.tokio, m.count),
+        );
+        println!(
+            "{:<52} {:>10.0} {:>10.0} {:>8.2}",
+            format!("{} (x{})", m.what, m.count),
+            ours,
+            tokio,
+            ours / tokio
+        );
+        line.push(format!("{}_ours_ns={ours:.0}", m.key));
+        line.push(format!("{}_tokio_ns={tokio:.0}", m.key));
+    }
+    println!();
+    println!("(ratio: ours / tokio; below 1 means ours is cheaper)");
+    println!("RESULT {}", line.join(" "));
+    Ok(())
+}
+
+type Run = fn(usize) -> BenchResult<Duration>;
+
+/// Fails a run that went on past the safety limit.
+fn check_time(started: Instant, what: &str) -> BenchResult<()> {
+    if started.elapsed() > SAFETY_LIMIT {
+        return Err(format!("{what} ran past {SAFETY_LIMIT:?}").into());
+    }
+    Ok(())
+}
+
+fn tokio_runtime() -> BenchResult<(tokio::runtime::Runtime, tokio::task::LocalSet)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok((runtime, tokio::task::LocalSet::new()))
+}
+
+// ---------------------------------------------------------------------------
+// 1. Spawn.
+// ---------------------------------------------------------------------------
+
+fn ours_spawn(count: usize) -> BenchResult<Duration> {
+    let reactor = Reactor::new()?;
+    let done = Rc::new(Cell::new(0usize));
+    let started = Instant::now();
+    for _ in 0..count {
+        let done = Rc::clone(&done);
+        // The task's Deferred is dropped: nobody wants the `()`.
+        drop(reactor.spawn(async move {
+            done.set(done.get() + 1);
+            Ok::<(), Failure>(())
+        }));
+    }
+    let took = started.elapsed();
+    if done.get() != count {
+        return Err(format!("ours: {} of {count} tasks finished", done.get()).into());
+    }
+    Ok(took)
+}
+
+fn tokio_spawn(count: usize) -> BenchResult<Duration> {
+    let (runtime, local) = tokio_runtime()?;
+    let done = Rc::new(Cell::new(0usize));
+    let finished = Rc::clone(&done);
+    let took = local.block_on(&runtime, async move {
+        let started = Instant::now();
+        for _ in 0..count {
+            let done = Rc::clone(&done);
+            drop(tokio::task::spawn_local(async move {
+                done.set(done.get() + 1);
+            }));
+        }
+        while done.get() < count && started.elapsed() < SAFETY_LIMIT {
+            tokio::task::yield_now().await;
+        }
+        started.elapsed()
+    });
+    if finished.get() != count {
+        return Err(format!("tokio: {} of {count} tasks finished", finished.get()).into());
+    }
+    Ok(took)
+}
+
+// ---------------------------------------------------------------------------
+// 2. Spawn and wait once.
+// ---------------------------------------------------------------------------
+
+fn ours_spawn_wait(count: usize) -> BenchResult<Duration> {
+    let reactor = Reactor::new()?;
+    let done = Rc::new(Cell::new(0usize));
+    let started = Instant::now();
+    let mut triggers: Vec<Trigger<usize>> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (d, trigger) = deferred::<usize>();
+        triggers.push(trigger);
+        let done = Rc::clone(&done);
+        drop(reactor.spawn(async move {
+            let n = d.await?;
+            done.set(done.get() + n);
+            Ok::<(), Failure>(())
+        }));
+    }
+    for trigger in triggers {
+        trigger.callback(1);
+    }
+    // Every task was woken; the loop's task step polls them.
+    while done.get() < count {
+        reactor.iterate(Duration::ZERO)?;
+        check_time(started, "ours spawn_wait")?;
+    }
+    Ok(started.elapsed())
+}
+
+fn tokio_spawn_wait(count: usize) -> BenchResult<Duration> {
+    let (runtime, local) = tokio_runtime()?;
+    let done = Rc::new(Cell::new(0usize));
+    let finished = Rc::clone(&done);
+    let took = local.block_on(&runtime, async move {
+        let started = Instant::now();
+        let mut senders = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (sender, receiver) = tokio::sync::oneshot::channel::<usize>();
+            senders.push(sender);
+            let done = Rc::clone(&done);
+            drop(tokio::task::spawn_local(async move {
+                if let Ok(n) = receiver.await {
+                    done.set(done.get() + n);
+                }
+            }));
+        }
+        // Let every task park on its receiver first, as ours did at spawn.
+        tokio::task::yield_now().await;
+        for sender in senders {
+            let _ = sender.send(1);
+        }
+        while done.get() < count && started.elapsed() < SAFETY_LIMIT {
+            tokio::task::yield_now().await;
+        }
+        started.elapsed()
+    });
+    if finished.get() != count {
+        return Err(format!("tokio: {} of {count} waits finished", finished.get()).into());
+    }
+    Ok(took)
+}
+
+// ---------------------------------------------------------------------------
+// 3. Ping-pong.
+// ---------------------------------------------------------------------------
+
+/// Where one side leaves the trigger of the Deferred the other awaits.
+type Mailbox = Rc<RefCell<Option<Trigger<usize>>>>;
+
+fn ours_ping_pong(hops: usize) -> BenchResult<Duration> {
+    let reactor = Reactor::new()?;
+    let (to_a, to_b): (Mailbox, Mailbox) = (Rc::default(), Rc::default());
+    // Each side makes the Deferred it will await and posts its trigger;
+    // the other side fires it with the count, then waits for its own.
+    let side = |mine: Mailbox, theirs: Mailbox, starts: bool| {
+        async move {
+            let mut n = 0;
+            if starts {
+                let (d, trigger) = deferred::<usize>();
+                *mine.borrow_mut() = Some(trigger);
+                n = d.await?;
+            }
+            while n < hops {
+                let (d, trigger) = deferred::<usize>();
+                *mine.borrow_mut() = Some(trigger);
+                let theirs_now = theirs.borrow_mut().take();
+                match theirs_now {
+                    Some(other) => other.callback(n + 1),
+                    None => return Err(Failure::new(std::io::Error::other("no mailbox"))),
+                }
+                n = d.await?;
+            }
+            // Release the other side's last wait.
+            if let Some(other) = theirs.borrow_mut().take() {
+                other.callback(hops);
+            }
+            Ok::<usize, Failure>(n)
+        }
+    };
+    let started = Instant::now();
+    let a = reactor.spawn(side(Rc::clone(&to_a), Rc::clone(&to_b), true));
+    let b = reactor.spawn(side(to_b, to_a, false));
+    let finished = Rc::new(Cell::new(0));
+    for d in [a, b] {
+        let finished = Rc::clone(&finished);
+        drop(d.add_callback(move |_| {
+            finished.set(finished.get() + 1);
+            Ok(())
+        }));
+    }
+    while finished.get() < 2 {
+        reactor.iterate(Duration::ZERO)?;
+        check_time(started, "ours ping-pong")?;
+    }
+    Ok(started.elapsed())
+}
+
+fn tokio_ping_pong(hops: usize) -> BenchResult<Duration> {
+    use tokio::sync::oneshot;
+    type Box_ = Rc<RefCell<Option<oneshot::Sender<usize>>>>;
+    let (runtime, local) = tokio_runtime()?;
+    let took = local.block_on(&runtime, async move {
+        let (to_a, to_b): (Box_, Box_) = (Rc::default(), Rc::default());
+        let side = |mine: Box_, theirs: Box_, starts: bool| async move {
+            let mut n = 0;
+            if starts {
+                let (sender, receiver) = oneshot::channel();
+                *mine.borrow_mut() = Some(sender);
+                n = receiver.await.unwrap_or(hops);
+            }
+            while n < hops {
+                let (sender, receiver) = oneshot::channel();
+                *mine.borrow_mut() = Some(sender);
+                let theirs_now = theirs.borrow_mut().take();
+                if let Some(other) = theirs_now {
+                    let _ = other.send(n + 1);
+                }
+                n = receiver.await.unwrap_or(hops);
+            }
+            if let Some(other) = theirs.borrow_mut().take() {
+                let _ = other.send(hops);
+            }
+            n
+        };
+        let started = Instant::now();
+        let a = tokio::task::spawn_local(side(Rc::clone(&to_a), Rc::clone(&to_b), true));
+        let b = tokio::task::spawn_local(side(to_b, to_a, false));
+        let _ = (a.await, b.await);
+        started.elapsed()
+    });
+    Ok(took)
+}
+
+// ---------------------------------------------------------------------------
+// 4. Yield.
+// ---------------------------------------------------------------------------
+
+fn ours_yield(yields: usize) -> BenchResult<Duration> {
+    let reactor = Reactor::new()?;
+    let polls = Rc::new(Cell::new(0usize));
+    let counted = Rc::clone(&polls);
+    let started = Instant::now();
+    let d = reactor.spawn(poll_fn(move |cx| {
+        counted.set(counted.get() + 1);
+        if counted.get() > yields {
+            Poll::Ready(Ok::<(), Failure>(()))
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }));
+    while !d.has_result() {
+        reactor.iterate(Duration::ZERO)?;
+        check_time(started, "ours yield")?;
+    }
+    Ok(started.elapsed())
+}
+
+fn tokio_yield(yields: usize) -> BenchResult<Duration> {
+    let (runtime, local) = tokio_runtime()?;
+    let took = local.block_on(&runtime, async move {
+        let started = Instant::now();
+        let task = tokio::task::spawn_local(async move {
+            for _ in 0..yields {
+                tokio::task::yield_now().await;
+            }
+        });
+        let _ = task.await;
+        started.elapsed()
+    });
+    Ok(took)
+}
