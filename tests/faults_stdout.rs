@@ -149,9 +149,27 @@ fn recipe(name: &str) -> Option<Recipe> {
         "defer-block" => recipe.args = strings(&["--pace", "0.02"]),
         "deferred-simulator" => recipe.stdin = "r good f bad\nf googly p\n\n",
         "exception" => recipe.own_panic = Some("I fall down."),
-        "failure-examples" | "defer-1" | "defer-2" | "defer-3" | "defer-4" | "defer-5"
-        | "defer-6" | "defer-7" | "defer-8" | "defer-9" | "defer-10" | "defer-11"
-        | "defer-unhandled" | "log-demo" => {}
+        "failure-examples"
+        | "defer-1"
+        | "defer-2"
+        | "defer-3"
+        | "defer-4"
+        | "defer-5"
+        | "defer-6"
+        | "defer-7"
+        | "defer-8"
+        | "defer-9"
+        | "defer-10"
+        | "defer-11"
+        | "defer-unhandled"
+        | "log-demo"
+        | "gen-1"
+        | "gen-2"
+        | "gen-3"
+        | "gen-4"
+        | "inline-callbacks-tb" => {}
+        "inline-callbacks-1" => recipe.args = strings(&["--delay", "0.01"]),
+        "inline-callbacks-2" => recipe.args = strings(&["--scale", "0.01"]),
         "showcase" => {
             let out = scratch(&format!("faults-stdout-{name}"));
             recipe.args = strings(&["--quick", "--no-build", "--out-dir"]);
@@ -187,7 +205,7 @@ fn recipe(name: &str) -> Option<Recipe> {
             if client.starts_with("get-poetry-5") {
                 recipe.args = strings(&["--seed", "2"]);
             }
-            if client == "get-poetry-6" {
+            if client == "get-poetry-6" || client == "get-poetry-7" {
                 // Its first address is the transform server's.
                 let mut transform =
                     Background::start(&program("transformedpoetry"), &["--port", "0"]);
