@@ -29,18 +29,14 @@ use mini_twisted::reactor::ReactorError;
 use mini_twisted::{Failure, Reactor};
 
 // ANCHOR: reuse
-// Client 4.0's get_poetry and client 6.0's TransformProxy, unchanged:
-// the Deferreds are the same, only the code that waits for them is new.
-#[path = "get-poetry-4.rs"]
-#[allow(dead_code)]
-mod client_4;
-
+// Client 6.0's TransformProxy, and client 4.0's get_poetry, which client 6
+// compiles in and passes on: the Deferreds are the same, only the code
+// that waits for them is new.
 #[path = "get-poetry-6.rs"]
 #[allow(dead_code)]
 mod client_6;
 
-use client_4::get_poetry;
-use client_6::TransformProxy;
+use client_6::{get_poetry, TransformProxy};
 // ANCHOR_END: reuse
 
 /// Get Poetry Now! Client 7.0: client 6.0 as an async function per poem.

@@ -26,7 +26,7 @@ struct Options {}
 // ANCHOR: generator
 /// The series' generator: three values, and something to say before each
 /// of them and after the last.
-pub struct MyGenerator {
+pub(crate) struct MyGenerator {
     place: Place,
 }
 
@@ -41,7 +41,7 @@ enum Place {
 }
 
 impl MyGenerator {
-    pub fn new() -> MyGenerator {
+    pub(crate) fn new() -> MyGenerator {
         MyGenerator {
             place: Place::NotStarted,
         }

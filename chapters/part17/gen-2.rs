@@ -25,16 +25,18 @@ mod gen_1;
 use gen_1::MyGenerator;
 
 // ANCHOR: main
+// Clippy would fold this loop into a `for`: writing it out is the point.
+#[allow(clippy::while_let_loop)]
 fn main() {
     mini_twisted::log::init();
     Options::parse();
     let mut generator = MyGenerator::new();
     loop {
         // Each call runs the generator up to its next value, or its end.
-        let Some(n) = generator.next() else {
-            break;
-        };
-        println!("{n}");
+        match generator.next() {
+            Some(n) => println!("{n}"),
+            None => break, // Python's StopIteration
+        }
     }
 }
 // ANCHOR_END: main

@@ -39,7 +39,7 @@ struct Options {}
 // ANCHOR: machine
 /// The error the driver raises inside the generator.
 #[derive(Debug)]
-pub struct Malfunction;
+struct Malfunction;
 
 impl fmt::Display for Malfunction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -50,7 +50,7 @@ impl fmt::Display for Malfunction {
 impl Error for Malfunction {}
 
 /// What the driver resumes the generator with.
-pub enum Input {
+enum Input {
     /// Python's `next(gen)`: go on; the paused `yield` gives nothing.
     Next,
     /// `gen.send(value)`: the paused `yield` gives `value`.
@@ -76,12 +76,12 @@ enum State {
     Finished,
 }
 
-pub struct MyGenerator {
+struct MyGenerator {
     state: State,
 }
 
 impl MyGenerator {
-    pub fn new() -> MyGenerator {
+    fn new() -> MyGenerator {
         MyGenerator {
             state: State::Start,
         }
@@ -92,7 +92,7 @@ impl MyGenerator {
     /// `StopIteration`). An error given as input is raised where the
     /// generator is paused: if a `try` there catches it, the generator
     /// goes on; if not, the generator ends and the error comes back out.
-    pub fn resume(&mut self, input: Input) -> Result<Option<u32>, Malfunction> {
+    fn resume(&mut self, input: Input) -> Result<Option<u32>, Malfunction> {
         // What the paused `yield` gives: a value (or nothing), or an error.
         let given = match input {
             Input::Next => Ok(None),
