@@ -508,6 +508,71 @@ sed -e "s/:$port16\b/:10000/g" "$run16/failed.txt" > "$out16/poetryd-cannot-star
 rm -r "$run16"
 
 # ---------------------------------------------------------------------------
+# Part 17: the generators, the tasks on the reactor (their delays shrunk:
+# the lines do not change with them), and client 7.0 as client 6.0 is run
+# in Part 13: the transform server and two fast poetry servers on ports
+# normalised to 10001, 10002 and 10003, and 10004 where nothing listens.
+# Stdout and stderr together, in the order printed. This section needs
+# only `bin` and `cargo build`, so it can be run on its own.
+# ---------------------------------------------------------------------------
+out17=book/src/transcripts/part17
+mkdir -p "$out17"
+for demo in gen-1 gen-3 gen-4 inline-callbacks-tb; do
+    "$bin/$demo" > "$out17/$demo.txt" 2>&1
+done
+"$bin/inline-callbacks-1" --delay 0.5 > "$out17/inline-callbacks-1.txt" 2>&1
+"$bin/inline-callbacks-2" --scale 0.1 > "$out17/inline-callbacks-2.txt" 2>&1
+
+# The servers join the script's list, stopped when it ends (the list is
+# made here when the section runs alone).
+servers=(${servers[@]+"${servers[@]}"})
+trap 'kill "${servers[@]}" 2>/dev/null || true' EXIT
+# Starts a server that ends its first line with its port; the port goes
+# to p17_port, the pid to p17_pid.
+p17_start() {
+    local log
+    log=$(mktemp)
+    "$@" > "$log" &
+    p17_pid=$!
+    servers+=("$p17_pid")
+    p17_port=""
+    for _ in $(seq 100); do
+        p17_port=$(grep -oE '[0-9]+\.$' "$log" | tr -d .) && [ -n "$p17_port" ] && break
+        sleep 0.1
+    done
+    rm "$log"
+    [ -n "$p17_port" ] || { echo "$1 did not start" >&2; exit 1; }
+}
+p17_stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+# A port where nothing listens: a server's, once it has stopped.
+p17_start "$bin/fastpoetry" --port 0 poetry/science.txt
+p17_dead=$p17_port
+p17_stop "$p17_pid"
+p17_start "$bin/transformedpoetry" --port 0
+p17_xform=$p17_port p17_xform_pid=$p17_pid
+p17_start "$bin/fastpoetry" --port 0 poetry/fascination.txt
+p17_fascination=$p17_port p17_fascination_pid=$p17_pid
+p17_start "$bin/fastpoetry" --port 0 poetry/science.txt
+p17_science=$p17_port p17_science_pid=$p17_pid
+case " $p17_xform $p17_fascination $p17_science " in
+    *" $p17_dead "*) echo "the dead port $p17_dead came back to life; run again" >&2; exit 1 ;;
+esac
+p17_ports="s/\b$p17_xform\b/10001/g; s/\b$p17_fascination\b/10002/g; s/\b$p17_science\b/10003/g; s/\b$p17_dead\b/10004/g"
+# One run of client 7: the command as the chapter gives it (its ports
+# normalised below), then the output. A failed download exits with status
+# 1, on purpose.
+client7() {
+    echo "\$ cargo run --bin get-poetry-7 -- $*"
+    "$bin/get-poetry-7" "$@" 2>&1 || true
+}
+client7 "$p17_xform" "$p17_fascination" "$p17_science" | sed "$p17_ports" > "$out17/get-poetry-7.txt"
+client7 "$p17_xform" "$p17_dead" "$p17_science" | sed "$p17_ports" > "$out17/get-poetry-7-one-down.txt"
+p17_stop "$p17_xform_pid"
+client7 "$p17_xform" "$p17_fascination" "$p17_science" | sed "$p17_ports" > "$out17/get-poetry-7-no-transform.txt"
+p17_stop "$p17_fascination_pid"
+p17_stop "$p17_science_pid"
+
+# ---------------------------------------------------------------------------
 # Part 18: the DeferredList demos, stdout and stderr together (the point of
 # deferred-list-6 is on stderr); the options demo one scene at a time; and
 # client 8.0 against the transform server and two fast poetry servers, as

@@ -21,20 +21,13 @@ use mini_twisted::poetry::{exit_status, Address, Checked, EXIT_STATUS_HELP};
 use mini_twisted::reactor::ReactorError;
 use mini_twisted::{DeferredList, Failure, Reactor};
 
-// Client 4.0's get_poetry and client 6.0's TransformProxy, unchanged: the
-// lesson here is in how the poems are waited for. Client 6 compiles in its
-// own private copy of client 4, which this file cannot reach, hence a
-// second copy here: harmless, though clippy suspects a mistake.
-#[path = "get-poetry-4.rs"]
-#[allow(dead_code, clippy::duplicate_mod)]
-mod client_4;
-
+// Client 6.0's TransformProxy, and client 4.0's get_poetry which client 6
+// passes on, unchanged: the lesson here is in how the poems are waited for.
 #[path = "get-poetry-6.rs"]
 #[allow(dead_code)]
 mod client_6;
 
-use client_4::get_poetry;
-use client_6::TransformProxy;
+use client_6::{get_poetry, TransformProxy};
 
 /// Get Poetry Now! Client 8.0: one DeferredList for all the poems.
 #[derive(Parser)]

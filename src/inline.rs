@@ -55,7 +55,10 @@
 //! - When the reactor shuts down, every task still pending is dropped
 //!   (its future, and all it holds), and its Deferred fails with
 //!   [`ReactorStopped`]: a task never ends in silence. A wake that comes
-//!   later is ignored.
+//!   later is ignored. A task that shuts the reactor down itself, from
+//!   inside its poll, cannot be dropped there: it runs on to the end of
+//!   that poll, and its Deferred fires with what it returned, or, if it
+//!   waits for something, it is dropped and fails when the poll is over.
 //!
 //! # Cancelling a task (Part 19)
 //!
@@ -378,7 +381,15 @@ where
     }
 
     fn abandon(&self) {
-        let future = self.future.borrow_mut().take();
+        // A task that shut its own reactor down is in the middle of its
+        // poll, its future borrowed: that poll ends first, and whoever made
+        // it (`spawn`, `run_ready`) abandons the task then, if it is still
+        // pending. A task that ended in that poll has fired already.
+        let Ok(mut running) = self.future.try_borrow_mut() else {
+            return;
+        };
+        let future = running.take();
+        drop(running);
         drop_guarded(future);
         self.parked.take();
         self.fire(Err(Failure::without_backtrace(ReactorStopped)));
@@ -620,8 +631,16 @@ impl Tasks {
                 let Some(task) = self.get(key) else {
                     continue; // finished already: a late wake
                 };
-                if poll(&*task) == Polled::Done {
-                    self.remove(key);
+                match poll(&*task) {
+                    Polled::Done => self.remove(key),
+                    // It shut the reactor down while it ran, and waits for
+                    // something that will never come: abandon it now that
+                    // its poll is over, as the shutdown could not.
+                    Polled::Pending if self.is_closed() => {
+                        self.remove(key);
+                        task.abandon();
+                    }
+                    Polled::Pending => {}
                 }
             }
             batch.clear();

@@ -573,3 +573,51 @@ fn check_clean_names_a_task_left_unfinished() {
         "named by the function its async block is in: {report}"
     );
 }
+
+#[test]
+fn a_task_that_shuts_its_reactor_down_ends_with_what_it_returns() {
+    // Shutting down drops every pending task, but the task that asked is
+    // in the middle of its poll: it runs on to its end, and its Deferred
+    // fires with what it returned. The others fail as usual.
+    let (clock, reactor) = on_fake_clock();
+    let (d, _never) = deferred::<u32>();
+    let other = watch(reactor.spawn(async move { d.await }));
+    let handle = reactor.clone();
+    let asked = watch(reactor.spawn(async move {
+        later(&handle, secs(1), ()).await?;
+        handle.shutdown();
+        Ok::<u32, Failure>(5)
+    }));
+    clock.advance(secs(1));
+    assert_eq!(asked.borrow_mut().take().unwrap().unwrap(), 5);
+    let failure = other.borrow_mut().take().unwrap().unwrap_err();
+    assert!(failure.check::<ReactorStopped>(), "{failure}");
+    assert_eq!(reactor.tasks().pending(), 0);
+}
+
+#[test]
+fn a_task_that_shuts_its_reactor_down_and_waits_fails_with_reactor_stopped() {
+    // Once from the task step, once from spawn's first poll.
+    let (clock, reactor) = on_fake_clock();
+    let handle = reactor.clone();
+    let stepped = watch(reactor.spawn(async move {
+        later(&handle, secs(1), ()).await?;
+        handle.shutdown();
+        let (d, _never) = deferred::<u32>();
+        d.await
+    }));
+    clock.advance(secs(1));
+    let failure = stepped.borrow_mut().take().unwrap().unwrap_err();
+    assert!(failure.check::<ReactorStopped>(), "{failure}");
+
+    let (_clock, reactor) = on_fake_clock();
+    let handle = reactor.clone();
+    let first = watch(reactor.spawn(async move {
+        handle.shutdown();
+        let (d, _never) = deferred::<u32>();
+        d.await
+    }));
+    let failure = first.borrow_mut().take().unwrap().unwrap_err();
+    assert!(failure.check::<ReactorStopped>(), "{failure}");
+    assert_eq!(reactor.tasks().pending(), 0);
+}
