@@ -30,10 +30,9 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use mini_twisted::defer::{fail, maybe_deferred, succeed, Outcome};
-use mini_twisted::poetry::{parse_port, Address, Checked};
+use mini_twisted::poetry::Address;
 use mini_twisted::protocol::{Factory, Protocol, Transport};
 use mini_twisted::{Deferred, Failure, Reactor};
 
@@ -46,6 +45,12 @@ mod upstream;
 use upstream::get_poetry;
 // ANCHOR_END: reuse
 
+// The command line and the start, the same for the three proxies.
+#[path = "poetry-proxy/command.rs"]
+mod command;
+
+use command::ProxyArgs;
+
 /// Poetry Proxy 1.0: serves the poem of another poetry server, fetched
 /// once and kept.
 #[derive(Parser)]
@@ -54,34 +59,8 @@ use upstream::get_poetry;
     override_usage = "poetry-proxy-1 [OPTIONS] [HOST:]PORT"
 )]
 struct Options {
-    /// The port to listen on [default: a free port chosen by the system]
-    #[arg(long, default_value_t = 0, hide_default_value = true,
-          value_parser = Checked(parse_port))]
-    port: u16,
-
-    /// The network interface to listen on
-    #[arg(long, default_value = "localhost")]
-    iface: String,
-
-    /// The poetry server to fetch the poem from, as [host:]port (exactly
-    /// one); the host defaults to 127.0.0.1
-    #[arg(value_name = "[HOST:]PORT", value_parser = Checked(str::parse::<Address>))]
-    upstream: Vec<Address>,
-}
-
-impl Options {
-    /// The one upstream server, or a usage error (status 2).
-    fn upstream(&self) -> Address {
-        match self.upstream.as_slice() {
-            [upstream] => upstream.clone(),
-            _ => Options::command()
-                .error(
-                    ErrorKind::WrongNumberOfValues,
-                    "Provide exactly one server address.",
-                )
-                .exit(),
-        }
-    }
+    #[command(flatten)]
+    proxy: ProxyArgs,
 }
 
 // ANCHOR: poem
@@ -202,26 +181,17 @@ impl Factory for PoetryProxyFactory {
 // ANCHOR: main
 fn main() -> ExitCode {
     let options = Options::parse();
-    let upstream = options.upstream();
+    let upstream = options.proxy.upstream::<Options>();
     mini_twisted::log::init();
-    let served = Reactor::new()
-        .map_err(|error| error.to_string())
-        .and_then(|reactor| {
-            let service = Rc::new(ProxyService::new(reactor.clone(), upstream.clone()));
-            let factory = Rc::new(PoetryProxyFactory { service });
-            let port = reactor
-                .listen_tcp(options.port, factory, &options.iface)
-                .map_err(|error| error.to_string())?;
-            println!("Proxying {upstream} on {}.", port.host());
-            reactor.run().map_err(|error| error.to_string())
-        });
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("poetry-proxy-1: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    command::serve(
+        "poetry-proxy-1",
+        &options.proxy,
+        upstream,
+        |reactor, upstream| {
+            let service = Rc::new(ProxyService::new(reactor, upstream));
+            Rc::new(PoetryProxyFactory { service })
+        },
+    )
 }
 // ANCHOR_END: main
 
