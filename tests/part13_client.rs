@@ -15,58 +15,15 @@ use std::net::TcpListener;
 use std::process::Output;
 use std::thread;
 
-use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
-use common::{dead_port, port_of, Background, SlowServer, LIMIT};
+use assert_cmd::cargo::cargo_bin_cmd;
+use common::transform::{
+    assert_poems, originals, poetry_servers, run_client, text, transform_server,
+};
+use common::{dead_port, LIMIT};
 use mini_twisted::netstring::{encode, Decoder};
 
-const POEMS: [&str; 2] = ["poetry/fascination.txt", "poetry/science.txt"];
-
-/// The real transform server on a free port.
-fn transform_server() -> (Background, u16) {
-    let mut server = Background::start(cargo_bin!("transformedpoetry"), &["--port", "0"]);
-    let port = port_of(&server.next_line());
-    (server, port)
-}
-
-/// Two quick poetry servers, one for each poem.
-fn poetry_servers() -> Vec<SlowServer> {
-    POEMS
-        .iter()
-        .map(|poem| SlowServer::quick(poem, 200))
-        .collect()
-}
-
 fn run(ports: &[u16]) -> Output {
-    let args: Vec<String> = ports.iter().map(u16::to_string).collect();
-    cargo_bin_cmd!("get-poetry-6")
-        .args(&args)
-        .timeout(LIMIT)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("the client prints UTF-8")
-}
-
-/// The poems as the client prints them, in either order of completion:
-/// each one followed by the blank line `println!` adds.
-fn assert_poems(stdout: &str, poems: &[String]) {
-    let printed = |order: &[&String]| order.iter().map(|poem| format!("{poem}\n")).collect();
-    let ours: Vec<&String> = poems.iter().collect();
-    let reversed: Vec<&String> = poems.iter().rev().collect();
-    let expected: [String; 2] = [printed(&ours), printed(&reversed)];
-    assert!(
-        expected.contains(&stdout.to_string()),
-        "not the poems, in either order: {stdout:?}"
-    );
-}
-
-fn originals() -> Vec<String> {
-    POEMS
-        .iter()
-        .map(|poem| std::fs::read_to_string(poem).unwrap())
-        .collect()
+    run_client("get-poetry-6", ports)
 }
 
 #[test]

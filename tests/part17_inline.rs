@@ -24,7 +24,10 @@ use std::sync::mpsc;
 use std::thread;
 
 use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
-use common::{dead_port, lines, port_of, Background, SlowServer, LIMIT};
+use common::transform::{
+    assert_poems, originals, poetry_servers, run_client, text, transform_server, TWO_POEMS,
+};
+use common::{dead_port, lines, Background, SlowServer, LIMIT};
 use mini_twisted::netstring::Decoder;
 
 fn run(name: &str, args: &[&str]) -> Output {
@@ -35,10 +38,6 @@ fn run(name: &str, args: &[&str]) -> Output {
         .timeout(LIMIT)
         .output()
         .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("the programs print UTF-8")
 }
 
 /// Runs a demo that must succeed quietly; its stdout lines.
@@ -241,47 +240,8 @@ fn delays_that_are_not_seconds_are_refused() {
 // Client 7.0.
 // ---------------------------------------------------------------------------
 
-const POEMS: [&str; 2] = ["poetry/fascination.txt", "poetry/science.txt"];
-
-fn transform_server() -> (Background, u16) {
-    let mut server = Background::start(cargo_bin!("transformedpoetry"), &["--port", "0"]);
-    let port = port_of(&server.next_line());
-    (server, port)
-}
-
-fn poetry_servers() -> Vec<SlowServer> {
-    POEMS
-        .iter()
-        .map(|poem| SlowServer::quick(poem, 200))
-        .collect()
-}
-
 fn client_7(ports: &[u16]) -> Output {
-    let args: Vec<String> = ports.iter().map(u16::to_string).collect();
-    cargo_bin_cmd!("get-poetry-7")
-        .args(&args)
-        .timeout(LIMIT)
-        .output()
-        .unwrap()
-}
-
-fn originals() -> Vec<String> {
-    POEMS
-        .iter()
-        .map(|poem| std::fs::read_to_string(poem).unwrap())
-        .collect()
-}
-
-/// The poems as the client prints them, in either order of completion.
-fn assert_poems(stdout: &str, poems: &[String]) {
-    let printed = |order: &[&String]| order.iter().map(|poem| format!("{poem}\n")).collect();
-    let ours: Vec<&String> = poems.iter().collect();
-    let reversed: Vec<&String> = poems.iter().rev().collect();
-    let expected: [String; 2] = [printed(&ours), printed(&reversed)];
-    assert!(
-        expected.contains(&stdout.to_string()),
-        "not the poems, in either order: {stdout:?}"
-    );
+    run_client("get-poetry-7", ports)
 }
 
 #[test]
@@ -391,7 +351,7 @@ fn held_server(poem: String) -> (u16, mpsc::Sender<()>) {
 #[test]
 fn client_7_prints_each_poem_as_soon_as_it_is_ready() {
     let (_transform, xform) = transform_server();
-    let quick = SlowServer::quick(POEMS[0], 200);
+    let quick = SlowServer::quick(TWO_POEMS[0], 200);
     let (held, release) = held_server(originals()[1].clone());
     let ports = [xform, quick.port, held].map(|port| port.to_string());
     let args: Vec<&str> = ports.iter().map(String::as_str).collect();

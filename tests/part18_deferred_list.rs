@@ -19,7 +19,10 @@ use std::sync::mpsc;
 use std::thread;
 
 use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
-use common::{dead_port, port_of, Background, SlowServer, LIMIT};
+use common::transform::{
+    assert_poems, originals, poetry_servers, run_client, text, transform_server, TWO_POEMS,
+};
+use common::{dead_port, Background, SlowServer, LIMIT};
 
 /// Runs a demo with no backtrace asked for, expects status 0, and gives
 /// back its stdout and stderr.
@@ -220,54 +223,8 @@ fn an_unknown_scene_is_a_usage_error() {
 // Client 8.0 against real servers.
 // ---------------------------------------------------------------------------
 
-const POEMS: [&str; 2] = ["poetry/fascination.txt", "poetry/science.txt"];
-
-/// The real transform server on a free port.
-fn transform_server() -> (Background, u16) {
-    let mut server = Background::start(cargo_bin!("transformedpoetry"), &["--port", "0"]);
-    let port = port_of(&server.next_line());
-    (server, port)
-}
-
-/// Two quick poetry servers, one for each poem.
-fn poetry_servers() -> Vec<SlowServer> {
-    POEMS
-        .iter()
-        .map(|poem| SlowServer::quick(poem, 200))
-        .collect()
-}
-
 fn client_8(ports: &[u16]) -> Output {
-    let args: Vec<String> = ports.iter().map(u16::to_string).collect();
-    cargo_bin_cmd!("get-poetry-8")
-        .args(&args)
-        .timeout(LIMIT)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("the client prints UTF-8")
-}
-
-fn originals() -> Vec<String> {
-    POEMS
-        .iter()
-        .map(|poem| std::fs::read_to_string(poem).unwrap())
-        .collect()
-}
-
-/// The poems as the client prints them, each as it arrives, so in either
-/// order: each one followed by the blank line `println!` adds.
-fn assert_poems(stdout: &str, poems: &[String]) {
-    let printed = |order: &[&String]| order.iter().map(|poem| format!("{poem}\n")).collect();
-    let ours: Vec<&String> = poems.iter().collect();
-    let reversed: Vec<&String> = poems.iter().rev().collect();
-    let expected: [String; 2] = [printed(&ours), printed(&reversed)];
-    assert!(
-        expected.contains(&stdout.to_string()),
-        "not the poems, in either order: {stdout:?}"
-    );
+    run_client("get-poetry-8", ports)
 }
 
 #[test]
@@ -379,7 +336,7 @@ fn held_poetry_server(poem: &'static str) -> (u16, mpsc::Sender<()>) {
 #[test]
 fn client_8_prints_each_poem_as_it_arrives_and_stops_only_after_the_last() {
     let (_transform, xform) = transform_server();
-    let fast = SlowServer::quick(POEMS[1], 200);
+    let fast = SlowServer::quick(TWO_POEMS[1], 200);
     let (held, release) = held_poetry_server("A POEM THAT TAKES ITS TIME\n");
     let ports = [xform, held, fast.port].map(|port| port.to_string());
     let ports: Vec<&str> = ports.iter().map(String::as_str).collect();

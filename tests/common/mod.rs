@@ -13,6 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod manifest;
+pub mod transform;
 #[allow(unused_imports)] // not every test file runs over every program
 pub use manifest::programs;
 
