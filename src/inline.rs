@@ -55,7 +55,9 @@
 //! - When the reactor shuts down, every task still pending is dropped
 //!   (its future, and all it holds), and its Deferred fails with
 //!   [`ReactorStopped`]: a task never ends in silence. A wake that comes
-//!   later is ignored.
+//!   later is ignored. A task that shuts the reactor down itself (outside
+//!   `run`, where `shutdown` acts at once) finishes the poll it is in
+//!   first: if that poll ends it, its outcome counts.
 //!
 //! # Cancelling a task (Part 19)
 //!
@@ -232,6 +234,7 @@ impl Reactor {
                 trigger: RefCell::new(Some(trigger)),
                 parked: RefCell::default(),
                 cancel_asked: Cell::new(false),
+                abandoned: Cell::new(false),
                 waker: tasks.new_waker(),
             }
         });
@@ -265,7 +268,8 @@ trait Task {
     /// What the last poll parked on: kept for a cancel to reach, or
     /// cancelled at once if a cancel is waiting for it.
     fn park(&self, parked: Vec<CancelHandle>);
-    /// The reactor is over: drop the future, fail the Deferred.
+    /// The reactor is over: drop the future, fail the Deferred (after the
+    /// poll, if the task is being polled).
     fn abandon(&self);
     /// The future's type: for a test's report of what it left behind.
     fn what(&self) -> &'static str;
@@ -287,6 +291,9 @@ struct TaskCell<F: Future> {
     /// A cancel came while the task was parked on no Deferred: set by
     /// `cancel`, cleared when the next park is cancelled.
     cancel_asked: Cell<bool>,
+    /// The reactor shut down while this task was being polled: set by
+    /// `abandon`, which finishes once the poll is over.
+    abandoned: Cell<bool>,
     waker: TaskWakerHandle,
 }
 
@@ -328,18 +335,24 @@ where
 {
     // ANCHOR: poll_once
     fn poll_once(&self, cx: &mut Context<'_>) -> Polled {
-        let outcome = {
+        let polled = {
             let mut future = self.future.borrow_mut();
             let Some(running) = future.as_mut() else {
                 return Polled::Done;
             };
+            log::catch_panic(|| running.as_mut().poll(cx))
+        };
+        let outcome = match polled {
+            // The reactor shut down during this poll: let go now.
+            Ok(Poll::Pending) if self.abandoned.get() => {
+                self.abandon();
+                return Polled::Done;
+            }
+            Ok(Poll::Pending) => return Polled::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
             // A panic ends the task, as an exception ends an
             // inlineCallbacks generator: its Deferred fails with it.
-            match log::catch_panic(|| running.as_mut().poll(cx)) {
-                Ok(Poll::Pending) => return Polled::Pending,
-                Ok(Poll::Ready(output)) => Ok(output),
-                Err(report) => Err(Failure::new(Panicked::from(report))),
-            }
+            Err(report) => Err(Failure::new(Panicked::from(report))),
         };
         // The future is over: drop it (and what it held) before the
         // Deferred's callbacks run, outside the borrow.
@@ -378,7 +391,13 @@ where
     }
 
     fn abandon(&self) {
-        let future = self.future.borrow_mut().take();
+        // Inside its own poll (the task shut the reactor down): the poll
+        // ends first, then `poll_once` comes back here.
+        let Ok(mut future) = self.future.try_borrow_mut() else {
+            self.abandoned.set(true);
+            return;
+        };
+        let future = future.take();
         drop_guarded(future);
         self.parked.take();
         self.fire(Err(Failure::without_backtrace(ReactorStopped)));

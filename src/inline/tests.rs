@@ -573,3 +573,39 @@ fn check_clean_names_a_task_left_unfinished() {
         "named by the function its async block is in: {report}"
     );
 }
+
+#[test]
+fn a_task_that_shuts_the_reactor_down_finishes_its_poll_and_the_others_fail() {
+    // Outside `run` (here in a fake clock's `advance`, or in the first
+    // poll at `spawn`), `shutdown` shuts down at once, from inside the
+    // task's poll. The task being polled is not dropped under its own
+    // feet: it finishes that poll, and its outcome counts; every other
+    // task is dropped and fails with ReactorStopped.
+    let (clock, reactor) = on_fake_clock();
+    let handle = reactor.clone();
+    let stopper = watch(reactor.spawn(async move {
+        later(&handle, secs(1), ()).await?;
+        handle.shutdown();
+        Ok::<_, Failure>("stopped it")
+    }));
+    let (never, _trigger) = deferred::<()>();
+    let other = watch(reactor.spawn(async move { never.await }));
+    clock.advance(secs(1));
+    assert_eq!(stopper.borrow_mut().take().unwrap().unwrap(), "stopped it");
+    let failure = other.borrow_mut().take().expect("fired").unwrap_err();
+    assert!(failure.check::<ReactorStopped>(), "{failure}");
+    assert_eq!(reactor.tasks().pending(), 0);
+
+    // A task that shuts down and then waits is dropped when its poll is
+    // over, and fails like the others.
+    let (_clock, reactor) = on_fake_clock();
+    let handle = reactor.clone();
+    let (never, _trigger) = deferred::<()>();
+    let waiter = watch(reactor.spawn(async move {
+        handle.shutdown();
+        never.await
+    }));
+    let failure = waiter.borrow_mut().take().expect("fired").unwrap_err();
+    assert!(failure.check::<ReactorStopped>(), "{failure}");
+    assert_eq!(reactor.tasks().pending(), 0);
+}
