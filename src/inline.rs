@@ -355,10 +355,15 @@ where
             Err(report) => Err(Failure::new(Panicked::from(report))),
         };
         // The future is over: drop it (and what it held) before the
-        // Deferred's callbacks run, outside the borrow.
+        // Deferred's callbacks run, outside the borrow. The trigger is
+        // taken first: the task has finished, even if the drop shuts the
+        // reactor down (and so would abandon it).
+        let trigger = self.trigger.borrow_mut().take();
         let future = self.future.borrow_mut().take();
         drop_guarded(future);
-        self.fire(outcome);
+        if let Some(trigger) = trigger {
+            trigger.fire(outcome);
+        }
         Polled::Done
     }
     // ANCHOR_END: poll_once

@@ -609,3 +609,26 @@ fn a_task_that_shuts_the_reactor_down_finishes_its_poll_and_the_others_fail() {
     assert!(failure.check::<ReactorStopped>(), "{failure}");
     assert_eq!(reactor.tasks().pending(), 0);
 }
+
+#[test]
+fn a_finished_task_keeps_its_outcome_when_dropping_its_future_shuts_the_reactor_down() {
+    // The future is dropped before the task's Deferred fires. If that
+    // drop shuts the reactor down (the future held its owner, say), the
+    // task has finished all the same: its Deferred gets its value, not
+    // ReactorStopped.
+    struct ShutsDown(Reactor);
+    impl Drop for ShutsDown {
+        fn drop(&mut self) {
+            self.0.shutdown();
+        }
+    }
+    let (_clock, reactor) = on_fake_clock();
+    let guard = ShutsDown(reactor.clone());
+    // poll_fn keeps its closure, and so the guard, until it is dropped.
+    let seen = watch(reactor.spawn(std::future::poll_fn(move |_| {
+        let _held = &guard;
+        Poll::Ready(Ok::<_, Failure>(7))
+    })));
+    assert!(reactor.tasks().is_closed(), "the drop shut it down");
+    assert_eq!(seen.borrow_mut().take().unwrap().unwrap(), 7);
+}
