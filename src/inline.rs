@@ -46,7 +46,9 @@
 //!   polled in the same step, without going back to the kernel, until the
 //!   step has polled [`TASK_BUDGET`] tasks; after that, on the next turn.
 //!   Two tasks that hand work to each other need no system call per hop,
-//!   and a task that keeps waking itself cannot starve the sockets.
+//!   and a task that keeps waking itself cannot starve the sockets. A
+//!   task is never polled inside its own poll, even by a fake clock it
+//!   advances itself: it runs again when that poll is over.
 //! - A wake costs no system call when it comes from the reactor's own
 //!   thread, or while the loop is busy anyway: the loop checks the queue
 //!   before it waits. Only a wake that may find the loop asleep in the
@@ -268,6 +270,8 @@ trait Task {
     /// What the last poll parked on: kept for a cancel to reach, or
     /// cancelled at once if a cancel is waiting for it.
     fn park(&self, parked: Vec<CancelHandle>);
+    /// Is the task in the middle of a poll?
+    fn busy(&self) -> bool;
     /// The reactor is over: drop the future, fail the Deferred (after the
     /// poll, if the task is being polled).
     fn abandon(&self);
@@ -395,6 +399,10 @@ where
         std::any::type_name::<F>()
     }
 
+    fn busy(&self) -> bool {
+        self.future.try_borrow_mut().is_err()
+    }
+
     fn abandon(&self) {
         // Inside its own poll (the task shut the reactor down): the poll
         // ends first, then `poll_once` comes back here.
@@ -423,6 +431,13 @@ fn drop_guarded<T>(value: T) {
 /// new task from inside the old one's poll.
 fn poll(task: &dyn Task) -> Polled {
     let waker = task.waker();
+    if task.busy() {
+        // Woken and reached from inside its own poll (a fake clock that
+        // the task advances runs the task step): not now. The poll in
+        // progress puts it back on the queue when it is over.
+        waker.missed.set(true);
+        return Polled::Pending;
+    }
     let mut cx = Context::from_waker(&waker.waker);
     // From here on, a wake queues the task again.
     waker.shared.queued.store(false, Ordering::Release);
@@ -433,6 +448,10 @@ fn poll(task: &dyn Task) -> Polled {
         .unwrap_or_default();
     if polled == Polled::Pending {
         task.park(parked);
+        if waker.missed.replace(false) {
+            // Still marked as queued: no wake will put it back.
+            waker.shared.queue.push(waker.key);
+        }
     }
     polled
 }
@@ -465,6 +484,9 @@ struct TaskWakerHandle {
     shared: Arc<TaskWaker>,
     /// `shared` as a `std::task::Waker`, made once: every poll lends it.
     waker: std::task::Waker,
+    /// The task was taken off the queue while it was being polled, and
+    /// not polled: `poll` queues it again when its poll is over.
+    missed: Cell<bool>,
 }
 
 // ANCHOR: wake
@@ -581,6 +603,7 @@ impl Tasks {
             key,
             waker: std::task::Waker::from(Arc::clone(&shared)),
             shared,
+            missed: Cell::new(false),
         }
     }
 

@@ -632,3 +632,29 @@ fn a_finished_task_keeps_its_outcome_when_dropping_its_future_shuts_the_reactor_
     assert!(reactor.tasks().is_closed(), "the drop shut it down");
     assert_eq!(seen.borrow_mut().take().unwrap().unwrap(), 7);
 }
+
+#[test]
+fn a_task_woken_inside_its_own_poll_is_not_polled_inside_it() {
+    // A test may drive a fake clock from inside a task. When that wakes
+    // the task itself, `advance` must not poll it there (it is in the
+    // middle of its poll): it runs again once this poll is over, in the
+    // same task step.
+    let (clock, reactor) = on_fake_clock();
+    let (handle, inner_clock) = (reactor.clone(), clock.clone());
+    let seen = watch(reactor.spawn(async move {
+        later(&handle, secs(1), ()).await?;
+        let mut second = std::pin::pin!(later(&handle, secs(1), 5).into_future());
+        // Parked on `second`, without giving the poll up.
+        std::future::poll_fn(|cx| {
+            assert!(second.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        // Fires `second`, which wakes this very task.
+        inner_clock.advance(secs(1));
+        second.await
+    }));
+    clock.advance(secs(1));
+    assert_eq!(seen.borrow_mut().take().expect("fired").unwrap(), 5);
+    assert_eq!(reactor.tasks().pending(), 0);
+}
