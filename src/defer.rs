@@ -57,6 +57,9 @@
 //!   and raises on a second; here a trigger fires only once anyway.)
 //! - A canceller that panics does not unwind out of `cancel`: the panic
 //!   becomes the failure the chain fires with, as a panic in a stage does.
+//!   If the chain has fired already (the canceller fired it, then
+//!   panicked; a cancelled task panics later), the panic is reported as
+//!   an unhandled error instead: it is never silently ignored.
 //! - The canceller is dropped when the Deferred fires, so that the circle
 //!   it usually closes (Deferred → canceller → connector → factory →
 //!   trigger → Deferred) ends with the download.
@@ -138,8 +141,9 @@ impl Core {
 
     // ANCHOR: fire
     /// The first outcome starts the chain; any later one (only a cancelled
-    /// Deferred can get one) is dropped unseen. The canceller, no longer
-    /// needed, is dropped at the first.
+    /// Deferred can get one) is dropped unseen, unless it is a panic,
+    /// which is reported: a panic is never silent. The canceller, no
+    /// longer needed, is dropped at the first.
     fn fire(self: &Rc<Self>, outcome: Erased) {
         let (ignored, canceller) = {
             let mut state = self.state.borrow_mut();
@@ -151,6 +155,11 @@ impl Core {
                 (None, state.canceller.take())
             }
         };
+        if let Some(Err(failure)) = &ignored {
+            if failure.check::<Panicked>() {
+                report_unhandled(failure);
+            }
+        }
         // Both may hold user values: dropped outside the borrow.
         drop_guarded(ignored);
         drop_guarded(canceller);

@@ -638,6 +638,27 @@ fn a_canceller_that_panics_fails_the_chain_with_the_panic() {
 }
 
 #[test]
+fn a_canceller_that_panics_after_firing_is_not_silent() {
+    // The chain has its outcome (the canceller's), so the panic cannot
+    // be it: it is reported instead, as a failure nobody can handle.
+    let (d, _producer) = deferred_with_canceller::<u32>(|trigger| {
+        trigger.callback(5);
+        panic!("the canceller broke after firing");
+    });
+    let handle = d.canceller();
+    let (seen, _tail) = outcome_of(d);
+    handle.cancel();
+    assert_eq!(seen.borrow().as_deref(), Some("value 5"));
+    let reports = unhandled();
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.contains("the canceller broke after firing")),
+        "{reports:?}"
+    );
+}
+
+#[test]
 fn the_canceller_is_dropped_when_the_deferred_fires() {
     // The canceller holds the producer's trigger: a circle, which the fire
     // must break.

@@ -658,3 +658,36 @@ fn a_task_woken_inside_its_own_poll_is_not_polled_inside_it() {
     assert_eq!(seen.borrow_mut().take().expect("fired").unwrap(), 5);
     assert_eq!(reactor.tasks().pending(), 0);
 }
+
+#[test]
+fn a_task_that_panics_after_its_deferred_was_cancelled_is_not_silent() {
+    // What a cancelled task returns is ignored; a panic is not a return,
+    // and its Deferred has already fired: it is reported as unhandled.
+    let (_clock, reactor) = on_fake_clock();
+    let d = reactor.spawn(async move {
+        let (never, _trigger) = deferred::<()>();
+        let _ = never.await;
+        if true {
+            panic!("the task broke after its cancel");
+        }
+        Ok::<(), Failure>(())
+    });
+    let handle = d.canceller();
+    let seen = watch(d);
+    handle.cancel();
+    assert!(seen
+        .borrow_mut()
+        .take()
+        .unwrap()
+        .unwrap_err()
+        .check::<CancelledError>());
+    reactor.iterate(Duration::ZERO).unwrap();
+    assert_eq!(reactor.tasks().pending(), 0);
+    let reports = crate::defer::tests::UNHANDLED.with(|seen| seen.take());
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.contains("the task broke after its cancel")),
+        "{reports:?}"
+    );
+}
