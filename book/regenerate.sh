@@ -19,6 +19,105 @@ unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 
 cargo build --quiet --bins
 bin=target/debug
+# ---------------------------------------------------------------------------
+# Part 19: the cancel demos, client 4.0's --timeout against a slow and a fast
+# server, and proxy 3.0 in front of a slow server with a client that leaves.
+# A function, so that `bash book/regenerate.sh part19` can run it alone.
+# Ports are normalised to 10000 (the proxy), 10001 (the slow server) and
+# 10002 (the fast one); a client's own port to 52814.
+# ---------------------------------------------------------------------------
+part19() {
+    local out19=book/src/transcripts/part19
+    mkdir -p "$out19"
+    local demo
+    for demo in 1 2 3 4 5 6 7 8 12; do
+        "$bin/defer-cancel-$demo" > "$out19/defer-cancel-$demo.txt" 2>&1
+    done
+    # The timer demos at a hundredth of their times: the same lines, in
+    # the same order, without the ten-second wait.
+    for demo in defer-cancel-9 defer-cancel-10 defer-cancel-11 defer-cancel-await; do
+        "$bin/$demo" --scale 0.01 > "$out19/$demo.txt" 2>&1
+    done
+
+    local pids19=()
+    # Starts "$@" (a server that ends its first line with its port) with its
+    # stdout in $1.log and stderr in $1.err; sets port19 and pid19.
+    start19() {
+        local log=$1
+        shift
+        "$@" > "$log.log" 2> "$log.err" &
+        pid19=$!
+        pids19+=("$pid19")
+        port19=""
+        for _ in $(seq 100); do
+            port19=$(head -n 1 "$log.log" | grep -oE '[0-9]+\.$' | tr -d .) && [ -n "$port19" ] && break
+            sleep 0.1
+        done
+        [ -n "$port19" ] || { echo "$* did not start" >&2; return 1; }
+    }
+    stop19() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+    local scratch19
+    scratch19=$(mktemp -d)
+    trap 'kill "${pids19[@]}" 2>/dev/null || true; rm -rf "$scratch19"' RETURN
+
+    # Client 4.0 with a timeout: the slow server takes 30 s for its poem.
+    start19 "$scratch19/slow" "$bin/slowpoetry" --port 0 poetry/ecstasy.txt
+    local slow=$port19 slow_pid=$pid19
+    start19 "$scratch19/fast" "$bin/fastpoetry" --port 0 poetry/science.txt
+    local fast=$port19 fast_pid=$pid19
+    {
+        echo "\$ cargo run --bin get-poetry-4 -- --timeout 2 10001 10002"
+        "$bin/get-poetry-4" --timeout 2 "$slow" "$fast" 2>&1 || true
+    } | sed "s/:$slow\b/:10001/g; s/:$fast\b/:10002/g" > "$scratch19/timeout.txt"
+    { head -n 5 "$scratch19/timeout.txt"; echo "..."; } > "$out19/get-poetry-4-timeout.txt"
+    stop19 "$slow_pid"
+    stop19 "$fast_pid"
+
+    # Proxy 3.0 in front of slowpoetry at its usual pace: a client that
+    # leaves after a second (as with Ctrl-C; SIGTERM here, because a
+    # background job of a script ignores SIGINT), one that stays, and one
+    # that the cache serves.
+    start19 "$scratch19/slow" "$bin/slowpoetry" --port 0 poetry/fascination.txt
+    slow=$port19 slow_pid=$pid19
+    start19 "$scratch19/proxy" "$bin/poetry-proxy-3" --port 0 "$slow"
+    local proxy=$port19 proxy_pid=$pid19
+    "$bin/get-poetry-4" "$proxy" > /dev/null 2>&1 &
+    local leaver=$!
+    sleep 1
+    kill -TERM "$leaver"; wait "$leaver" 2>/dev/null || true
+    for _ in $(seq 100); do
+        grep -q 'Canceling' "$scratch19/proxy.log" && break
+        sleep 0.1
+    done
+    "$bin/get-poetry-4" "$proxy" > "$scratch19/stayer.txt"
+    "$bin/get-poetry-4" "$proxy" > /dev/null
+    stop19 "$proxy_pid"
+    stop19 "$slow_pid"
+    local ports19="s/:$proxy\b/:10000/g; s/:$slow\b/:10001/g; s/port $slow\b/port 10001/g; s/127\.0\.0\.1:[0-9]*/127.0.0.1:52814/g"
+    {
+        echo "\$ cargo run --bin poetry-proxy-3 -- --port 10000 10001"
+        sed "s/:$proxy\b/:10000/g; s/:$slow\b/:10001/g" "$scratch19/proxy.log"
+        cat "$scratch19/proxy.err"
+    } > "$out19/poetry-proxy-3.txt"
+    # The slow server's side: every send to the first client (a few, of
+    # the poem's 62), its error (stderr, shown in its place), and the
+    # second client.
+    {
+        echo "\$ cargo run --bin slowpoetry -- --port 10001 poetry/fascination.txt"
+        awk '/^Somebody/ { n++ } n < 2 { print } n == 2 { print; exit }' "$scratch19/slow.log" \
+            | sed "$ports19" > "$scratch19/first.txt"
+        head -n -1 "$scratch19/first.txt"
+        sed "$ports19" "$scratch19/slow.err"
+        tail -n 1 "$scratch19/first.txt"
+        echo "..."
+    } > "$out19/slowpoetry-cancelled.txt"
+}
+if [ "${1:-}" = part19 ]; then
+    part19
+    echo "Wrote the transcripts of Part 19 under book/src/transcripts/part19."
+    exit 0
+fi
+
 out=book/src/transcripts/part02
 images=book/src/images/part02
 mkdir -p "$out" "$images"
@@ -407,5 +506,138 @@ sed -e "s/starting on $port16\b/starting on 10000/; s/TCP Port $port16\b/TCP Por
     -e 's/127\.0\.0\.1:[0-9]*/127.0.0.1:52814/g' "$run16/log.txt" > "$out16/poetryd-nodaemon.txt"
 sed -e "s/:$port16\b/:10000/g" "$run16/failed.txt" > "$out16/poetryd-cannot-start.txt"
 rm -r "$run16"
+
+# ---------------------------------------------------------------------------
+# Part 17: the generators, the tasks on the reactor (their delays shrunk:
+# the lines do not change with them), and client 7.0 as client 6.0 is run
+# in Part 13: the transform server and two fast poetry servers on ports
+# normalised to 10001, 10002 and 10003, and 10004 where nothing listens.
+# Stdout and stderr together, in the order printed. This section needs
+# only `bin` and `cargo build`, so it can be run on its own.
+# ---------------------------------------------------------------------------
+out17=book/src/transcripts/part17
+mkdir -p "$out17"
+for demo in gen-1 gen-3 gen-4 inline-callbacks-tb; do
+    "$bin/$demo" > "$out17/$demo.txt" 2>&1
+done
+"$bin/inline-callbacks-1" --delay 0.5 > "$out17/inline-callbacks-1.txt" 2>&1
+"$bin/inline-callbacks-2" --scale 0.1 > "$out17/inline-callbacks-2.txt" 2>&1
+
+# The servers join the script's list, stopped when it ends (the list is
+# made here when the section runs alone).
+servers=(${servers[@]+"${servers[@]}"})
+trap 'kill "${servers[@]}" 2>/dev/null || true' EXIT
+# Starts a server that ends its first line with its port; the port goes
+# to p17_port, the pid to p17_pid.
+p17_start() {
+    local log
+    log=$(mktemp)
+    "$@" > "$log" &
+    p17_pid=$!
+    servers+=("$p17_pid")
+    p17_port=""
+    for _ in $(seq 100); do
+        p17_port=$(grep -oE '[0-9]+\.$' "$log" | tr -d .) && [ -n "$p17_port" ] && break
+        sleep 0.1
+    done
+    rm "$log"
+    [ -n "$p17_port" ] || { echo "$1 did not start" >&2; exit 1; }
+}
+p17_stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+# A port where nothing listens: a server's, once it has stopped.
+p17_start "$bin/fastpoetry" --port 0 poetry/science.txt
+p17_dead=$p17_port
+p17_stop "$p17_pid"
+p17_start "$bin/transformedpoetry" --port 0
+p17_xform=$p17_port p17_xform_pid=$p17_pid
+p17_start "$bin/fastpoetry" --port 0 poetry/fascination.txt
+p17_fascination=$p17_port p17_fascination_pid=$p17_pid
+p17_start "$bin/fastpoetry" --port 0 poetry/science.txt
+p17_science=$p17_port p17_science_pid=$p17_pid
+case " $p17_xform $p17_fascination $p17_science " in
+    *" $p17_dead "*) echo "the dead port $p17_dead came back to life; run again" >&2; exit 1 ;;
+esac
+p17_ports="s/\b$p17_xform\b/10001/g; s/\b$p17_fascination\b/10002/g; s/\b$p17_science\b/10003/g; s/\b$p17_dead\b/10004/g"
+# One run of client 7: the command as the chapter gives it (its ports
+# normalised below), then the output. A failed download exits with status
+# 1, on purpose.
+client7() {
+    echo "\$ cargo run --bin get-poetry-7 -- $*"
+    "$bin/get-poetry-7" "$@" 2>&1 || true
+}
+client7 "$p17_xform" "$p17_fascination" "$p17_science" | sed "$p17_ports" > "$out17/get-poetry-7.txt"
+client7 "$p17_xform" "$p17_dead" "$p17_science" | sed "$p17_ports" > "$out17/get-poetry-7-one-down.txt"
+p17_stop "$p17_xform_pid"
+client7 "$p17_xform" "$p17_fascination" "$p17_science" | sed "$p17_ports" > "$out17/get-poetry-7-no-transform.txt"
+p17_stop "$p17_fascination_pid"
+p17_stop "$p17_science_pid"
+
+# ---------------------------------------------------------------------------
+# Part 18: the DeferredList demos, stdout and stderr together (the point of
+# deferred-list-6 is on stderr); the options demo one scene at a time; and
+# client 8.0 against the transform server and two fast poetry servers, as
+# in the chapter's "Run it", with the ports of Part 13: 10001 the transform
+# server, 10002 and 10003 the poems, 10004 where nothing listens. This
+# section needs only the lines above the Part 2 experiment, so it can be
+# run on its own.
+# ---------------------------------------------------------------------------
+out18=book/src/transcripts/part18
+mkdir -p "$out18"
+for demo in deferred-list-1 deferred-list-2 deferred-list-3 deferred-list-4 \
+    deferred-list-5 deferred-list-6 deferred-list-7; do
+    "$bin/$demo" > "$out18/$demo.txt" 2>&1
+done
+for scene in first-success none-succeeded first-failure no-failure empty cancel; do
+    "$bin/deferred-list-options" "$scene" > "$out18/options-$scene.txt" 2>&1
+done
+
+# The servers started go into servers, which the trap set in Part 4 stops
+# at the end (set again here, the same, for a run of this section alone).
+trap 'kill "${servers[@]}" 2>/dev/null || true' EXIT
+# Starts a server that ends its first line with its port ("... on
+# 127.0.0.1:PORT."); sets pid18 and port18.
+start18() {
+    local log
+    log=$(mktemp)
+    "$@" > "$log" &
+    pid18=$!
+    servers+=("$pid18")
+    port18=""
+    for _ in $(seq 100); do
+        port18=$(grep -oE '[0-9]+\.$' "$log" | tr -d .) && [ -n "$port18" ] && break
+        sleep 0.1
+    done
+    rm "$log"
+    [ -n "$port18" ] || { echo "$1 did not start" >&2; exit 1; }
+}
+stop18() { kill "$1"; wait "$1" 2>/dev/null || true; }
+# A port where nothing listens: one a server had, once it has stopped.
+start18 "$bin/fastpoetry" --port 0 poetry/science.txt
+dead18=$port18
+stop18 "$pid18"
+start18 "$bin/transformedpoetry" --port 0
+xform18=$port18 xform18_pid=$pid18
+start18 "$bin/fastpoetry" --port 0 poetry/fascination.txt
+fascination18=$port18 fascination18_pid=$pid18
+start18 "$bin/fastpoetry" --port 0 poetry/science.txt
+science18=$port18 science18_pid=$pid18
+case " $xform18 $fascination18 $science18 " in
+    *" $dead18 "*) echo "the dead port $dead18 came back to life; run again" >&2; exit 1 ;;
+esac
+ports18="s/\b$xform18\b/10001/g; s/\b$fascination18\b/10002/g; s/\b$science18\b/10003/g; s/\b$dead18\b/10004/g"
+# One run of client 8 on the ports given: the command as the chapter gives
+# it, then the output. A failed download makes it exit 1, on purpose.
+client8() {
+    echo "\$ cargo run --bin get-poetry-8 -- $*" | sed "$ports18"
+    "$bin/get-poetry-8" "$@" 2>&1 | sed "s/:$xform18\b/:10001/g; s/:$dead18\b/:10004/g" || true
+}
+client8 "$xform18" "$fascination18" "$science18" > "$out18/get-poetry-8.txt"
+client8 "$xform18" "$dead18" "$science18" > "$out18/get-poetry-8-one-down.txt"
+stop18 "$xform18_pid"
+client8 "$xform18" "$fascination18" "$science18" > "$out18/get-poetry-8-no-transform.txt"
+stop18 "$fascination18_pid"
+stop18 "$science18_pid"
+
+part19
 
 echo "Wrote the transcripts under book/src/transcripts and the timelines under book/src/images."

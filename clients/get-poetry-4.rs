@@ -7,26 +7,41 @@
 //! mistake (the compiler sees to that) and does not keep the chain alive
 //! afterwards.
 //!
+//! The Deferred can be cancelled (Part 19): the download stops, and the
+//! Deferred fails with `CancelledError`. `--timeout SECONDS` uses that:
+//! a download that takes longer is cancelled and fails with a
+//! `TimeoutError` (Part 8's first exercise, solved in Part 19).
+//!
 //! ```text
 //! cargo run --bin get-poetry-4 -- 10000 10001 10002
+//! cargo run --bin get-poetry-4 -- --timeout 2 10000 10001 10002
 //! ```
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::error::Error;
+use std::fmt;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::rc::Rc;
+use std::time::Duration;
 
 use clap::Parser;
-use mini_twisted::poetry::{exit_status, Servers};
+use mini_twisted::defer::CancelledError;
+use mini_twisted::poetry::{exit_status, parse_seconds, Checked, Servers};
 use mini_twisted::protocol::{ClientFactory, Factory, Protocol};
 use mini_twisted::reactor::ReactorError;
 use mini_twisted::tcp::{ConnectionDone, Connector};
-use mini_twisted::{deferred, Deferred, Failure, Reactor, Trigger};
+use mini_twisted::{deferred_with_canceller, Deferred, Failure, Reactor, Trigger};
 
 /// Get Poetry Now! Client 4.0: get_poetry returns a Deferred.
 #[derive(Parser)]
 #[command(name = "get-poetry-4")]
 struct Options {
+    /// Give up on a poem that has not come after this many seconds
+    /// (connecting included) [default: wait as long as it takes]
+    #[arg(long, value_name = "SECONDS", value_parser = Checked(parse_seconds))]
+    timeout: Option<Duration>,
+
     #[command(flatten)]
     servers: Servers,
 }
@@ -80,17 +95,62 @@ impl ClientFactory for PoetryClientFactory {
     }
 }
 
+// ANCHOR: cancellable
 /// Downloads a poem from `host:port`. The Deferred fires with the poem, or
 /// with the failure that prevented it (a refused connection, a reset).
+/// Cancelled, it stops the download and fails with `CancelledError`.
 pub fn get_poetry(reactor: &Reactor, host: &str, port: u16) -> Deferred<String> {
-    let (d, trigger) = deferred();
-    let factory = PoetryClientFactory {
-        pending: Rc::new(RefCell::new(Some(trigger))),
-    };
-    reactor.connect_tcp(host, port, Rc::new(factory));
+    let pending: Pending = Rc::default();
+    // Known once connect_tcp returns, after the canceller is made.
+    let connector: Rc<OnceCell<Connector>> = Rc::default();
+    let (d, trigger) = deferred_with_canceller({
+        let (pending, connector) = (Rc::clone(&pending), Rc::clone(&connector));
+        move |_cancelled: Trigger<String>| {
+            // What has arrived is not the poem: nobody may fire with it.
+            drop(pending.borrow_mut().take());
+            if let Some(connector) = connector.get() {
+                connector.disconnect();
+            }
+        }
+    });
+    *pending.borrow_mut() = Some(trigger);
+    let factory = PoetryClientFactory { pending };
+    let _ = connector.set(reactor.connect_tcp(host, port, Rc::new(factory)));
     d
 }
+// ANCHOR_END: cancellable
 // ANCHOR_END: get_poetry
+
+// ANCHOR: timeout
+/// A download took longer than the `--timeout` allowed.
+#[derive(Debug)]
+pub struct TimeoutError(pub Duration);
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "timed out after {:?}", self.0)
+    }
+}
+
+impl Error for TimeoutError {}
+
+/// `d`, cancelled if it has not fired within `limit`, and then failing
+/// with a [`TimeoutError`] rather than a `CancelledError`.
+fn with_timeout(reactor: &Reactor, d: Deferred<String>, limit: Duration) -> Deferred<String> {
+    let cancel = d.canceller();
+    let timer = reactor.call_later(limit, move |_| cancel.cancel());
+    d.add_both(move |outcome| {
+        timer.cancel(); // does nothing if it was the timer that ended it
+        outcome
+    })
+    .add_errback(
+        move |failure: Failure| match failure.check::<CancelledError>() {
+            true => Err(TimeoutError(limit).into()),
+            false => Err(failure),
+        },
+    )
+}
+// ANCHOR_END: timeout
 
 // ANCHOR: main
 fn main() -> Result<ExitCode, ReactorError> {
@@ -105,7 +165,11 @@ fn main() -> Result<ExitCode, ReactorError> {
     for address in addresses {
         let (poems, done, total) = (Rc::clone(&poems), Rc::clone(&done), addresses.len());
         let stopper = reactor.clone();
-        let _d = get_poetry(&reactor, &address.host, address.port)
+        let mut d = get_poetry(&reactor, &address.host, address.port);
+        if let Some(limit) = options.timeout {
+            d = with_timeout(&reactor, d, limit); // Part 19
+        }
+        let _d = d
             .add_callbacks(
                 move |poem| {
                     poems.borrow_mut().push(poem);

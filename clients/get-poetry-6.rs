@@ -34,7 +34,8 @@ use mini_twisted::{deferred, Deferred, Failure, Reactor, Trigger};
 #[allow(dead_code)]
 mod client_4;
 
-use client_4::get_poetry;
+// Public, so that client 7.0, which compiles this file in, can use it too.
+pub use client_4::get_poetry;
 
 /// Get Poetry Now! Client 6.0: poems lower-cased by a transform server.
 #[derive(Parser)]

@@ -57,9 +57,10 @@
 //! - When the reactor shuts down, every task still pending is dropped
 //!   (its future, and all it holds), and its Deferred fails with
 //!   [`ReactorStopped`]: a task never ends in silence. A wake that comes
-//!   later is ignored. A task that shuts the reactor down itself (outside
-//!   `run`, where `shutdown` acts at once) finishes the poll it is in
-//!   first: if that poll ends it, its outcome counts.
+//!   later is ignored. A task that shuts the reactor down itself, from
+//!   inside its poll, cannot be dropped there: it runs on to the end of
+//!   that poll, and its Deferred fires with what it returned, or, if it
+//!   waits for something, it is dropped and fails when the poll is over.
 //!
 //! # Cancelling a task (Part 19)
 //!
@@ -237,7 +238,6 @@ impl Reactor {
                 trigger: RefCell::new(Some(trigger)),
                 parked: RefCell::default(),
                 cancel_asked: Cell::new(false),
-                abandoned: Cell::new(false),
                 waker: tasks.new_waker(),
             }
         });
@@ -273,8 +273,7 @@ trait Task {
     fn park(&self, parked: Vec<CancelHandle>);
     /// Is the task in the middle of a poll?
     fn busy(&self) -> bool;
-    /// The reactor is over: drop the future, fail the Deferred (after the
-    /// poll, if the task is being polled).
+    /// The reactor is over: drop the future, fail the Deferred.
     fn abandon(&self);
     /// The future's type: for a test's report of what it left behind.
     fn what(&self) -> &'static str;
@@ -296,9 +295,6 @@ struct TaskCell<F: Future> {
     /// A cancel came while the task was parked on no Deferred: set by
     /// `cancel`, cleared when the next park is cancelled.
     cancel_asked: Cell<bool>,
-    /// The reactor shut down while this task was being polled: set by
-    /// `abandon`, which finishes once the poll is over.
-    abandoned: Cell<bool>,
     waker: TaskWakerHandle,
 }
 
@@ -348,11 +344,6 @@ where
             log::catch_panic(|| running.as_mut().poll(cx))
         };
         let outcome = match polled {
-            // The reactor shut down during this poll: let go now.
-            Ok(Poll::Pending) if self.abandoned.get() => {
-                self.abandon();
-                return Polled::Done;
-            }
             Ok(Poll::Pending) => return Polled::Pending,
             Ok(Poll::Ready(output)) => Ok(output),
             // A panic ends the task, as an exception ends an
@@ -405,13 +396,15 @@ where
     }
 
     fn abandon(&self) {
-        // Inside its own poll (the task shut the reactor down): the poll
-        // ends first, then `poll_once` comes back here.
-        let Ok(mut future) = self.future.try_borrow_mut() else {
-            self.abandoned.set(true);
+        // A task that shut its own reactor down is in the middle of its
+        // poll, its future borrowed: that poll ends first, and whoever made
+        // it (`spawn`, `run_ready`) abandons the task then, if it is still
+        // pending. A task that ended in that poll has fired already.
+        let Ok(mut running) = self.future.try_borrow_mut() else {
             return;
         };
-        let future = future.take();
+        let future = running.take();
+        drop(running);
         drop_guarded(future);
         self.parked.take();
         self.fire(Err(Failure::without_backtrace(ReactorStopped)));
@@ -668,8 +661,16 @@ impl Tasks {
                 let Some(task) = self.get(key) else {
                     continue; // finished already: a late wake
                 };
-                if poll(&*task) == Polled::Done {
-                    self.remove(key);
+                match poll(&*task) {
+                    Polled::Done => self.remove(key),
+                    // It shut the reactor down while it ran, and waits for
+                    // something that will never come: abandon it now that
+                    // its poll is over, as the shutdown could not.
+                    Polled::Pending if self.is_closed() => {
+                        self.remove(key);
+                        task.abandon();
+                    }
+                    Polled::Pending => {}
                 }
             }
             batch.clear();

@@ -9,6 +9,9 @@
 //!   proxy 2.0 cannot happen here. An errback must hand on the chain's own
 //!   type, so one that returns `()` (as Python's `log.err` returns `None`)
 //!   does not compile.
+//! - Part 18, `errback_after_list`: the series' deferred-list-7 adds an
+//!   errback to a Deferred after a DeferredList took it. The list takes
+//!   its Deferreds by value, so the errback has nothing to be added to.
 //!
 //! All the cases run from one test, in one `TestCases`: trybuild builds
 //! them as one crate, and two test binaries building it at once would
@@ -19,4 +22,5 @@ fn what_the_book_says_does_not_compile_does_not() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/fire_twice.rs");
     cases.compile_fail("tests/ui/errback_returns_unit.rs");
+    cases.compile_fail("tests/ui/errback_after_list.rs");
 }

@@ -105,7 +105,7 @@ fn a_long_port_is_quoted_short_by_every_server() {
 
 #[test]
 fn a_long_port_or_upstream_is_quoted_short_by_every_proxy() {
-    for proxy in ["poetry-proxy-1", "poetry-proxy-2"] {
+    for proxy in ["poetry-proxy-1", "poetry-proxy-2", "poetry-proxy-3"] {
         let output = std::process::Command::new(common::program(proxy))
             .args(["--port", &long_value(), "10001"])
             .output()

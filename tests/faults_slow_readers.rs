@@ -122,3 +122,8 @@ fn proxy_1_serves_its_cached_poem_to_slow_readers_without_copies() {
 fn proxy_2_serves_its_cached_poem_to_slow_readers_without_copies() {
     check_proxy("poetry-proxy-2");
 }
+
+#[test]
+fn proxy_3_serves_its_cached_poem_to_slow_readers_without_copies() {
+    check_proxy("poetry-proxy-3");
+}

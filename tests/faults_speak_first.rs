@@ -98,6 +98,11 @@ fn proxy_2_sends_every_byte_to_a_client_that_speaks_first() {
     check_proxy("poetry-proxy-2");
 }
 
+#[test]
+fn proxy_3_sends_every_byte_to_a_client_that_speaks_first() {
+    check_proxy("poetry-proxy-3");
+}
+
 /// The transform server reads what its client says: that is its protocol.
 /// A client that says more than its request (a second request, or junk)
 /// still gets the whole reply, and a clean end of file. For a reply too

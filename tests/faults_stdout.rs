@@ -152,6 +152,18 @@ fn recipe(name: &str) -> Option<Recipe> {
         "failure-examples" | "defer-1" | "defer-2" | "defer-3" | "defer-4" | "defer-5"
         | "defer-6" | "defer-7" | "defer-8" | "defer-9" | "defer-10" | "defer-11"
         | "defer-unhandled" | "log-demo" => {}
+        // Part 17's demos.
+        "gen-1" | "gen-2" | "gen-3" | "gen-4" | "inline-callbacks-tb" => {}
+        "inline-callbacks-1" => recipe.args = strings(&["--delay", "0.01"]),
+        "inline-callbacks-2" => recipe.args = strings(&["--scale", "0.01"]),
+        // Part 18's demos: no server, no arguments.
+        demo if demo.starts_with("deferred-list-") => {}
+        "defer-cancel-1" | "defer-cancel-2" | "defer-cancel-3" | "defer-cancel-4"
+        | "defer-cancel-5" | "defer-cancel-6" | "defer-cancel-7" | "defer-cancel-8"
+        | "defer-cancel-12" => {}
+        "defer-cancel-9" | "defer-cancel-10" | "defer-cancel-11" | "defer-cancel-await" => {
+            recipe.args = strings(&["--scale", "0.01"]);
+        }
         "showcase" => {
             let out = scratch(&format!("faults-stdout-{name}"));
             recipe.args = strings(&["--quick", "--no-build", "--out-dir"]);
@@ -162,7 +174,7 @@ fn recipe(name: &str) -> Option<Recipe> {
             recipe.kind = Kind::Forever;
             recipe.args = strings(&["--base-port", "0", "--delay", "0.01", "--no-build"]);
         }
-        "poetry-proxy-1" | "poetry-proxy-2" => {
+        "poetry-proxy-1" | "poetry-proxy-2" | "poetry-proxy-3" => {
             // A server in front of a server: it prints a line per client,
             // so a closed stdout ends it at its first client (or it goes
             // on serving the upstream's poem).
@@ -187,7 +199,7 @@ fn recipe(name: &str) -> Option<Recipe> {
             if client.starts_with("get-poetry-5") {
                 recipe.args = strings(&["--seed", "2"]);
             }
-            if client == "get-poetry-6" {
+            if matches!(client, "get-poetry-6" | "get-poetry-7" | "get-poetry-8") {
                 // Its first address is the transform server's.
                 let mut transform =
                     Background::start(&program("transformedpoetry"), &["--port", "0"]);

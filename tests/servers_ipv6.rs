@@ -105,6 +105,11 @@ fn proxy_2_listens_on_ipv6_loopback() {
 }
 
 #[test]
+fn proxy_3_listens_on_ipv6_loopback() {
+    proxies_on_ipv6("poetry-proxy-3");
+}
+
+#[test]
 fn transformedpoetry_listens_on_ipv6_loopback() {
     if !has_ipv6_loopback() {
         return;

@@ -575,37 +575,49 @@ fn check_clean_names_a_task_left_unfinished() {
 }
 
 #[test]
-fn a_task_that_shuts_the_reactor_down_finishes_its_poll_and_the_others_fail() {
-    // Outside `run` (here in a fake clock's `advance`, or in the first
-    // poll at `spawn`), `shutdown` shuts down at once, from inside the
-    // task's poll. The task being polled is not dropped under its own
-    // feet: it finishes that poll, and its outcome counts; every other
-    // task is dropped and fails with ReactorStopped.
+fn a_task_that_shuts_its_reactor_down_ends_with_what_it_returns() {
+    // Shutting down drops every pending task, but the task that asked is
+    // in the middle of its poll: it runs on to its end, and its Deferred
+    // fires with what it returned. The others fail as usual.
     let (clock, reactor) = on_fake_clock();
+    let (d, _never) = deferred::<u32>();
+    let other = watch(reactor.spawn(async move { d.await }));
     let handle = reactor.clone();
-    let stopper = watch(reactor.spawn(async move {
+    let asked = watch(reactor.spawn(async move {
         later(&handle, secs(1), ()).await?;
         handle.shutdown();
-        Ok::<_, Failure>("stopped it")
+        Ok::<u32, Failure>(5)
     }));
-    let (never, _trigger) = deferred::<()>();
-    let other = watch(reactor.spawn(async move { never.await }));
     clock.advance(secs(1));
-    assert_eq!(stopper.borrow_mut().take().unwrap().unwrap(), "stopped it");
-    let failure = other.borrow_mut().take().expect("fired").unwrap_err();
+    assert_eq!(asked.borrow_mut().take().unwrap().unwrap(), 5);
+    let failure = other.borrow_mut().take().unwrap().unwrap_err();
     assert!(failure.check::<ReactorStopped>(), "{failure}");
     assert_eq!(reactor.tasks().pending(), 0);
+}
 
-    // A task that shuts down and then waits is dropped when its poll is
-    // over, and fails like the others.
+#[test]
+fn a_task_that_shuts_its_reactor_down_and_waits_fails_with_reactor_stopped() {
+    // Once from the task step, once from spawn's first poll.
+    let (clock, reactor) = on_fake_clock();
+    let handle = reactor.clone();
+    let stepped = watch(reactor.spawn(async move {
+        later(&handle, secs(1), ()).await?;
+        handle.shutdown();
+        let (d, _never) = deferred::<u32>();
+        d.await
+    }));
+    clock.advance(secs(1));
+    let failure = stepped.borrow_mut().take().unwrap().unwrap_err();
+    assert!(failure.check::<ReactorStopped>(), "{failure}");
+
     let (_clock, reactor) = on_fake_clock();
     let handle = reactor.clone();
-    let (never, _trigger) = deferred::<()>();
-    let waiter = watch(reactor.spawn(async move {
+    let first = watch(reactor.spawn(async move {
         handle.shutdown();
-        never.await
+        let (d, _never) = deferred::<u32>();
+        d.await
     }));
-    let failure = waiter.borrow_mut().take().expect("fired").unwrap_err();
+    let failure = first.borrow_mut().take().unwrap().unwrap_err();
     assert!(failure.check::<ReactorStopped>(), "{failure}");
     assert_eq!(reactor.tasks().pending(), 0);
 }
