@@ -179,6 +179,33 @@ fn first_failure_fails_with_the_index_and_the_failure() {
 }
 
 #[test]
+fn a_list_that_fired_early_lets_go_of_the_values_it_had_recorded() {
+    // The values recorded before the first failure are no use once the
+    // list has failed: they go then, not when the last component fires
+    // (which may be never).
+    struct Dropped(Rc<Cell<usize>>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let dropped = Rc::new(Cell::new(0));
+    let (d1, t1) = deferred::<Dropped>();
+    let (d2, t2) = deferred::<Dropped>();
+    let (d3, _t3) = deferred::<Dropped>();
+    let seen = watch(
+        DeferredList::new([d1, d2, d3])
+            .consume_errors()
+            .first_failure(),
+    );
+    t1.callback(Dropped(Rc::clone(&dropped)));
+    assert_eq!(dropped.get(), 0, "kept while the list may need it");
+    t2.errback(Boom("boom2"));
+    assert!(seen.borrow().as_ref().expect("fired").is_err());
+    assert_eq!(dropped.get(), 1, "let go when the list failed");
+}
+
+#[test]
 fn first_failure_gives_every_value_when_nothing_fails() {
     let (d1, t1) = deferred::<u32>();
     let (d2, t2) = deferred::<u32>();
