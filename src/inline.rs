@@ -73,9 +73,9 @@
 //! connection's, stops the work). The task's Deferred itself fails with
 //! `CancelledError` at once, as any cancelled Deferred does; what the task
 //! returns afterwards is ignored (a panic, though, is reported as an
-//! unhandled error: it is never silent). A task that is not parked on a Deferred
-//! when the cancel comes (it is queued to run, or waits on some other
-//! kind of future) is told at the next Deferred it has to wait for.
+//! unhandled error: it is never silent). A task that is not parked on a
+//! Deferred when the cancel comes (it is queued to run, or waits on some
+//! other kind of future) is told at the next Deferred it has to wait for.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
