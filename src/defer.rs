@@ -57,6 +57,9 @@
 //!   and raises on a second; here a trigger fires only once anyway.)
 //! - A canceller that panics does not unwind out of `cancel`: the panic
 //!   becomes the failure the chain fires with, as a panic in a stage does.
+//!   If the chain has fired already (the canceller fired it, then
+//!   panicked; a cancelled task panics later), the panic is reported as
+//!   an unhandled error instead: it is never silently ignored.
 //! - The canceller is dropped when the Deferred fires, so that the circle
 //!   it usually closes (Deferred → canceller → connector → factory →
 //!   trigger → Deferred) ends with the download.
@@ -138,8 +141,9 @@ impl Core {
 
     // ANCHOR: fire
     /// The first outcome starts the chain; any later one (only a cancelled
-    /// Deferred can get one) is dropped unseen. The canceller, no longer
-    /// needed, is dropped at the first.
+    /// Deferred can get one) is dropped unseen, unless it is a panic,
+    /// which is reported: a panic is never silent. The canceller, no
+    /// longer needed, is dropped at the first.
     fn fire(self: &Rc<Self>, outcome: Erased) {
         let (ignored, canceller) = {
             let mut state = self.state.borrow_mut();
@@ -151,6 +155,11 @@ impl Core {
                 (None, state.canceller.take())
             }
         };
+        if let Some(Err(failure)) = &ignored {
+            if failure.check::<Panicked>() {
+                report_unhandled(failure);
+            }
+        }
         // Both may hold user values: dropped outside the borrow.
         drop_guarded(ignored);
         drop_guarded(canceller);
@@ -251,6 +260,8 @@ impl Drop for Core {
         if let Some(Err(failure)) = state.result.take() {
             report_unhandled(&failure);
         }
+        // The rest may hold other chains: see `drop_in_turn`.
+        drop_in_turn(Leftovers::of(state));
     }
 }
 
@@ -265,6 +276,67 @@ fn report_unhandled(failure: &Failure) {
     ));
 }
 // ANCHOR_END: unhandled
+
+/// What a dropped chain still held, which may hold other chains: a
+/// waiting stage holds the chain that waits, a list's stage the list.
+struct Leftovers {
+    stages: VecDeque<Stage>,
+    canceller: Option<Canceller>,
+    result: Option<Erased>,
+}
+
+impl Leftovers {
+    fn of(state: &mut State) -> Leftovers {
+        Leftovers {
+            stages: std::mem::take(&mut state.stages),
+            canceller: state.canceller.take(),
+            result: state.result.take(),
+        }
+    }
+}
+
+thread_local! {
+    /// The leftovers of chains dropped while a drop is under way on this
+    /// thread, for its loop to drop; `None` when none is under way.
+    static DROPPING: RefCell<Option<Vec<Leftovers>>> = const { RefCell::new(None) };
+}
+
+/// Drops `leftovers`, and the leftovers of every chain that dropping them
+/// drops, in a loop rather than by recursion: a hundred thousand chains
+/// each waiting on the next, never fired, go without growing the stack.
+/// All are gone by the time the first drop returns.
+fn drop_in_turn(leftovers: Leftovers) {
+    if leftovers.stages.is_empty() && leftovers.canceller.is_none() && leftovers.result.is_none() {
+        return; // the usual end of a chain: nothing more to drop
+    }
+    let mut leftovers = Some(leftovers);
+    let started = DROPPING.try_with(|dropping| {
+        let mut dropping = dropping.borrow_mut();
+        match dropping.as_mut() {
+            // A drop further up this thread's stack will get to them.
+            Some(queue) => {
+                queue.extend(leftovers.take());
+                false
+            }
+            None => {
+                *dropping = Some(Vec::new());
+                true
+            }
+        }
+    });
+    match started {
+        Ok(false) => {}
+        Ok(true) => {
+            while let Some(next) = leftovers {
+                drop_guarded(next);
+                leftovers = DROPPING.with(|dropping| dropping.borrow_mut().as_mut()?.pop());
+            }
+            DROPPING.with(|dropping| dropping.borrow_mut().take());
+        }
+        // The thread is ending, its locals already gone: drop them here.
+        Err(_) => drop(leftovers),
+    }
+}
 
 // ---------------------------------------------------------------------------
 // The two handles.

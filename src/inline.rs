@@ -46,7 +46,9 @@
 //!   polled in the same step, without going back to the kernel, until the
 //!   step has polled [`TASK_BUDGET`] tasks; after that, on the next turn.
 //!   Two tasks that hand work to each other need no system call per hop,
-//!   and a task that keeps waking itself cannot starve the sockets.
+//!   and a task that keeps waking itself cannot starve the sockets. A
+//!   task is never polled inside its own poll, even by a fake clock it
+//!   advances itself: it runs again when that poll is over.
 //! - A wake costs no system call when it comes from the reactor's own
 //!   thread, or while the loop is busy anyway: the loop checks the queue
 //!   before it waits. Only a wake that may find the loop asleep in the
@@ -70,9 +72,10 @@
 //! is cancelled in turn (and its own canceller, a timer's or a
 //! connection's, stops the work). The task's Deferred itself fails with
 //! `CancelledError` at once, as any cancelled Deferred does; what the task
-//! returns afterwards is ignored. A task that is not parked on a Deferred
-//! when the cancel comes (it is queued to run, or waits on some other
-//! kind of future) is told at the next Deferred it has to wait for.
+//! returns afterwards is ignored (a panic, though, is reported as an
+//! unhandled error: it is never silent). A task that is not parked on a
+//! Deferred when the cancel comes (it is queued to run, or waits on some
+//! other kind of future) is told at the next Deferred it has to wait for.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -268,6 +271,8 @@ trait Task {
     /// What the last poll parked on: kept for a cancel to reach, or
     /// cancelled at once if a cancel is waiting for it.
     fn park(&self, parked: Vec<CancelHandle>);
+    /// Is the task in the middle of a poll?
+    fn busy(&self) -> bool;
     /// The reactor is over: drop the future, fail the Deferred.
     fn abandon(&self);
     /// The future's type: for a test's report of what it left behind.
@@ -331,24 +336,30 @@ where
 {
     // ANCHOR: poll_once
     fn poll_once(&self, cx: &mut Context<'_>) -> Polled {
-        let outcome = {
+        let polled = {
             let mut future = self.future.borrow_mut();
             let Some(running) = future.as_mut() else {
                 return Polled::Done;
             };
+            log::catch_panic(|| running.as_mut().poll(cx))
+        };
+        let outcome = match polled {
+            Ok(Poll::Pending) => return Polled::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
             // A panic ends the task, as an exception ends an
             // inlineCallbacks generator: its Deferred fails with it.
-            match log::catch_panic(|| running.as_mut().poll(cx)) {
-                Ok(Poll::Pending) => return Polled::Pending,
-                Ok(Poll::Ready(output)) => Ok(output),
-                Err(report) => Err(Failure::new(Panicked::from(report))),
-            }
+            Err(report) => Err(Failure::new(Panicked::from(report))),
         };
         // The future is over: drop it (and what it held) before the
-        // Deferred's callbacks run, outside the borrow.
+        // Deferred's callbacks run, outside the borrow. The trigger is
+        // taken first: the task has finished, even if the drop shuts the
+        // reactor down (and so would abandon it).
+        let trigger = self.trigger.borrow_mut().take();
         let future = self.future.borrow_mut().take();
         drop_guarded(future);
-        self.fire(outcome);
+        if let Some(trigger) = trigger {
+            trigger.fire(outcome);
+        }
         Polled::Done
     }
     // ANCHOR_END: poll_once
@@ -378,6 +389,10 @@ where
 
     fn what(&self) -> &'static str {
         std::any::type_name::<F>()
+    }
+
+    fn busy(&self) -> bool {
+        self.future.try_borrow_mut().is_err()
     }
 
     fn abandon(&self) {
@@ -410,6 +425,13 @@ fn drop_guarded<T>(value: T) {
 /// new task from inside the old one's poll.
 fn poll(task: &dyn Task) -> Polled {
     let waker = task.waker();
+    if task.busy() {
+        // Woken and reached from inside its own poll (a fake clock that
+        // the task advances runs the task step): not now. The poll in
+        // progress puts it back on the queue when it is over.
+        waker.missed.set(true);
+        return Polled::Pending;
+    }
     let mut cx = Context::from_waker(&waker.waker);
     // From here on, a wake queues the task again.
     waker.shared.queued.store(false, Ordering::Release);
@@ -420,6 +442,10 @@ fn poll(task: &dyn Task) -> Polled {
         .unwrap_or_default();
     if polled == Polled::Pending {
         task.park(parked);
+        if waker.missed.replace(false) {
+            // Still marked as queued: no wake will put it back.
+            waker.shared.queue.push(waker.key);
+        }
     }
     polled
 }
@@ -452,6 +478,9 @@ struct TaskWakerHandle {
     shared: Arc<TaskWaker>,
     /// `shared` as a `std::task::Waker`, made once: every poll lends it.
     waker: std::task::Waker,
+    /// The task was taken off the queue while it was being polled, and
+    /// not polled: `poll` queues it again when its poll is over.
+    missed: Cell<bool>,
 }
 
 // ANCHOR: wake
@@ -568,6 +597,7 @@ impl Tasks {
             key,
             waker: std::task::Waker::from(Arc::clone(&shared)),
             shared,
+            missed: Cell::new(false),
         }
     }
 

@@ -26,6 +26,9 @@
 //!   component's chain too, where nobody can handle it any more, so it is
 //!   reported as unhandled when that chain is dropped, as in Twisted.
 //!   With `consume_errors` the stage handles it.
+//! - A list that fires early (at a first success or a first failure)
+//!   keeps nothing after: what it had recorded is dropped then, and the
+//!   outcomes still to come are dropped as they come.
 //! - Cancelling the list's Deferred cancels every component still pending.
 //!
 //! # Where this differs from Twisted, and why
@@ -175,6 +178,13 @@ fn record<T: 'static>(collect: &RefCell<Collect<T>>, index: usize, outcome: Resu
             state.finish.take()
         }
         _ => None,
+    };
+    // Fired early, the list has no more use for what it recorded: that
+    // goes now (at the end of this function, outside the borrow), not
+    // when the last component fires, which may be never.
+    let _recorded = match early {
+        Some(_) => std::mem::take(&mut state.results),
+        None => Vec::new(),
     };
     match (early, outcome) {
         (Some(Finish::FirstSuccess(trigger)), Ok(value)) => {

@@ -366,6 +366,40 @@ fn a_hundred_thousand_deferreds_waiting_on_each_other_do_not_grow_the_stack() {
 }
 
 #[test]
+fn a_hundred_thousand_deferreds_waiting_on_each_other_are_dropped_without_growing_the_stack() {
+    // The same chains, never fired: the deepest one's trigger is dropped
+    // (a timer that will never run, at a shutdown). Each level's waiting
+    // stage holds the level above, so dropping one drops the next: that
+    // must be a loop too, not one nested `drop` per level.
+    struct Dropped(Rc<Cell<usize>>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    const DEPTH: usize = 100_000;
+    let dropped = Rc::new(Cell::new(0));
+    let (deepest, trigger) = deferred::<usize>();
+    let mut current = deepest;
+    for _ in 0..DEPTH {
+        let (outer, outer_trigger) = deferred::<usize>();
+        let inner = current;
+        let guard = Dropped(Rc::clone(&dropped));
+        current = outer.add_callback(move |_| {
+            inner.add_callback(move |n| {
+                let _held = &guard;
+                Ok(n + 1)
+            })
+        });
+        outer_trigger.callback(0);
+    }
+    drop(current);
+    assert_eq!(dropped.get(), 0, "the deepest trigger keeps them all");
+    drop(trigger);
+    assert_eq!(dropped.get(), DEPTH, "all gone by the time drop returns");
+}
+
+#[test]
 fn a_chain_resumed_by_a_stage_resumes_before_that_stage_returns() {
     // Firing is synchronous even when the fired Deferred is one another
     // chain waits on: the waiting chain has carried on by the time
@@ -601,6 +635,27 @@ fn a_canceller_that_panics_fails_the_chain_with_the_panic() {
     handle.cancel();
     let seen = seen.borrow().clone().expect("fired");
     assert!(seen.contains("the canceller broke"), "{seen}");
+}
+
+#[test]
+fn a_canceller_that_panics_after_firing_is_not_silent() {
+    // The chain has its outcome (the canceller's), so the panic cannot
+    // be it: it is reported instead, as a failure nobody can handle.
+    let (d, _producer) = deferred_with_canceller::<u32>(|trigger| {
+        trigger.callback(5);
+        panic!("the canceller broke after firing");
+    });
+    let handle = d.canceller();
+    let (seen, _tail) = outcome_of(d);
+    handle.cancel();
+    assert_eq!(seen.borrow().as_deref(), Some("value 5"));
+    let reports = unhandled();
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.contains("the canceller broke after firing")),
+        "{reports:?}"
+    );
 }
 
 #[test]

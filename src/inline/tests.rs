@@ -621,3 +621,85 @@ fn a_task_that_shuts_its_reactor_down_and_waits_fails_with_reactor_stopped() {
     assert!(failure.check::<ReactorStopped>(), "{failure}");
     assert_eq!(reactor.tasks().pending(), 0);
 }
+
+#[test]
+fn a_finished_task_keeps_its_outcome_when_dropping_its_future_shuts_the_reactor_down() {
+    // The future is dropped before the task's Deferred fires. If that
+    // drop shuts the reactor down (the future held its owner, say), the
+    // task has finished all the same: its Deferred gets its value, not
+    // ReactorStopped.
+    struct ShutsDown(Reactor);
+    impl Drop for ShutsDown {
+        fn drop(&mut self) {
+            self.0.shutdown();
+        }
+    }
+    let (_clock, reactor) = on_fake_clock();
+    let guard = ShutsDown(reactor.clone());
+    // poll_fn keeps its closure, and so the guard, until it is dropped.
+    let seen = watch(reactor.spawn(std::future::poll_fn(move |_| {
+        let _held = &guard;
+        Poll::Ready(Ok::<_, Failure>(7))
+    })));
+    assert!(reactor.tasks().is_closed(), "the drop shut it down");
+    assert_eq!(seen.borrow_mut().take().unwrap().unwrap(), 7);
+}
+
+#[test]
+fn a_task_woken_inside_its_own_poll_is_not_polled_inside_it() {
+    // A test may drive a fake clock from inside a task. When that wakes
+    // the task itself, `advance` must not poll it there (it is in the
+    // middle of its poll): it runs again once this poll is over, in the
+    // same task step.
+    let (clock, reactor) = on_fake_clock();
+    let (handle, inner_clock) = (reactor.clone(), clock.clone());
+    let seen = watch(reactor.spawn(async move {
+        later(&handle, secs(1), ()).await?;
+        let mut second = std::pin::pin!(later(&handle, secs(1), 5).into_future());
+        // Parked on `second`, without giving the poll up.
+        std::future::poll_fn(|cx| {
+            assert!(second.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        // Fires `second`, which wakes this very task.
+        inner_clock.advance(secs(1));
+        second.await
+    }));
+    clock.advance(secs(1));
+    assert_eq!(seen.borrow_mut().take().expect("fired").unwrap(), 5);
+    assert_eq!(reactor.tasks().pending(), 0);
+}
+
+#[test]
+fn a_task_that_panics_after_its_deferred_was_cancelled_is_not_silent() {
+    // What a cancelled task returns is ignored; a panic is not a return,
+    // and its Deferred has already fired: it is reported as unhandled.
+    let (_clock, reactor) = on_fake_clock();
+    let d = reactor.spawn(async move {
+        let (never, _trigger) = deferred::<()>();
+        let _ = never.await;
+        if true {
+            panic!("the task broke after its cancel");
+        }
+        Ok::<(), Failure>(())
+    });
+    let handle = d.canceller();
+    let seen = watch(d);
+    handle.cancel();
+    assert!(seen
+        .borrow_mut()
+        .take()
+        .unwrap()
+        .unwrap_err()
+        .check::<CancelledError>());
+    reactor.iterate(Duration::ZERO).unwrap();
+    assert_eq!(reactor.tasks().pending(), 0);
+    let reports = crate::defer::tests::UNHANDLED.with(|seen| seen.take());
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.contains("the task broke after its cancel")),
+        "{reports:?}"
+    );
+}
