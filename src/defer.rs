@@ -71,7 +71,7 @@
 //! type its signature promised. The public API never shows an `Any`.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::error::Error;
 use std::fmt;
@@ -145,6 +145,28 @@ impl Core {
     /// which is reported: a panic is never silent. The canceller, no
     /// longer needed, is dropped at the first.
     fn fire(self: &Rc<Self>, outcome: Erased) {
+        self.settle(outcome);
+        run_and_resume(self);
+    }
+    // ANCHOR_END: fire
+
+    /// [`Core::fire`], except that when a chain is running on this thread
+    /// (this is called from one of its stages), the chain it starts runs
+    /// after that stage, in the loop that resumes waiting chains, instead
+    /// of inside it. Still before the outermost fire returns. For firing
+    /// from a stage to any depth without growing the stack: a
+    /// `DeferredList` inside a list inside a list...
+    fn fire_soon(self: &Rc<Self>, outcome: Erased) {
+        self.settle(outcome);
+        if RUNNING.with(Cell::get) > 0 {
+            RESUMED.with(|queue| queue.borrow_mut().push_back(Rc::clone(self)));
+        } else {
+            run_and_resume(self);
+        }
+    }
+
+    /// Takes `outcome` as the first, or drops it: the bookkeeping of a fire.
+    fn settle(&self, outcome: Erased) {
         let (ignored, canceller) = {
             let mut state = self.state.borrow_mut();
             if state.fired {
@@ -163,9 +185,7 @@ impl Core {
         // Both may hold user values: dropped outside the borrow.
         drop_guarded(ignored);
         drop_guarded(canceller);
-        run_and_resume(self);
     }
-    // ANCHOR_END: fire
 
     fn has_fired(&self) -> bool {
         self.state.borrow().fired
@@ -184,8 +204,14 @@ fn drop_guarded<T>(value: T) {
 }
 
 thread_local! {
-    /// Chains whose inner Deferred has just fired, waiting to carry on.
+    /// Chains whose inner Deferred has just fired, waiting to carry on
+    /// (and lists that have just fired, waiting to start: `fire_soon`).
     static RESUMED: RefCell<VecDeque<Rc<Core>>> = const { RefCell::new(VecDeque::new()) };
+    /// How many `run_and_resume` loops are running on this thread: above
+    /// zero, a chain queued on RESUMED is sure to be run before the
+    /// outermost one returns. (Stages run under a panic guard, so the
+    /// count is never left raised by an unwind.)
+    static RUNNING: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Runs `core`, then every chain that its run (or theirs) resumed, in a
@@ -193,10 +219,12 @@ thread_local! {
 /// each waiting on the next, resumes without growing the stack. Everything
 /// still happens before this returns, so firing stays synchronous.
 fn run_and_resume(core: &Rc<Core>) {
+    RUNNING.with(|running| running.set(running.get() + 1));
     run(core);
     while let Some(next) = RESUMED.with(|queue| queue.borrow_mut().pop_front()) {
         run(&next);
     }
+    RUNNING.with(|running| running.set(running.get() - 1));
 }
 
 // ANCHOR: run
@@ -406,6 +434,13 @@ impl<T: 'static> Trigger<T> {
     /// Fires the chain with either.
     pub fn fire(self, result: Result<T, Failure>) {
         self.core.fire(result.map(|value| Box::new(value) as Value));
+    }
+
+    /// Fires the chain, but from inside a stage of another chain its
+    /// stages run once that stage is over (see `Core::fire_soon`).
+    pub(crate) fn fire_soon(self, result: Result<T, Failure>) {
+        self.core
+            .fire_soon(result.map(|value| Box::new(value) as Value));
     }
 }
 // ANCHOR_END: trigger

@@ -30,6 +30,11 @@
 //!   keeps nothing after: what it had recorded is dropped then, and the
 //!   outcomes still to come are dropped as they come.
 //! - Cancelling the list's Deferred cancels every component still pending.
+//! - The list fires from its stage on the component that settles it, but
+//!   its own stages run just after that stage, not inside it (still
+//!   before the component's `callback` returns): a list of lists of lists
+//!   fires without growing the stack. (A cancel still goes down through
+//!   the lists' cancellers, one call inside the next.)
 //!
 //! # Where this differs from Twisted, and why
 //!
@@ -189,11 +194,11 @@ fn record<T: 'static>(collect: &RefCell<Collect<T>>, index: usize, outcome: Resu
     match (early, outcome) {
         (Some(Finish::FirstSuccess(trigger)), Ok(value)) => {
             drop(state);
-            trigger.callback((value, index));
+            trigger.fire_soon(Ok((value, index)));
         }
         (Some(Finish::FirstFailure(trigger)), Err(failure)) => {
             drop(state);
-            trigger.errback(FirstError { index, failure });
+            trigger.fire_soon(Err(Failure::new(FirstError { index, failure })));
         }
         (_, outcome) => {
             // Once the list has fired early, later outcomes are not kept.
@@ -220,13 +225,15 @@ fn finish_all<T: 'static>(collect: &RefCell<Collect<T>>) {
         (state.finish.take(), results)
     };
     match finish {
-        Some(Finish::All(trigger)) => trigger.callback(results),
-        Some(Finish::FirstSuccess(trigger)) => trigger.errback(NoneSucceeded {
-            failures: results.into_iter().filter_map(Result::err).collect(),
-        }),
+        Some(Finish::All(trigger)) => trigger.fire_soon(Ok(results)),
+        Some(Finish::FirstSuccess(trigger)) => {
+            trigger.fire_soon(Err(Failure::new(NoneSucceeded {
+                failures: results.into_iter().filter_map(Result::err).collect(),
+            })))
+        }
         Some(Finish::FirstFailure(trigger)) => {
             // No failure came, or the list would have fired already.
-            trigger.callback(results.into_iter().filter_map(Result::ok).collect())
+            trigger.fire_soon(Ok(results.into_iter().filter_map(Result::ok).collect()))
         }
         None => {}
     }

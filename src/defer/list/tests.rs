@@ -275,17 +275,13 @@ fn a_list_lets_go_of_a_component_that_can_never_fire() {
 }
 
 #[test]
-#[ignore = "design: a list fires from inside its component's stage, so lists nested in lists nest calls; this aborts the test binary with a stack overflow"]
 fn a_hundred_thousand_lists_each_of_the_next_fire_without_growing_the_stack() {
-    // A chain waiting on a chain resumes in a loop (`run_and_resume`), at
-    // any depth; a list waiting on its components does not: its stage on
-    // a component fires the list's trigger there, and the list's own
-    // stages run inside that stage. So list k's stage on list k-1 runs
-    // inside list k-1's, and a debug build overflows its stack at a few
-    // hundred levels (cancelling goes down through the lists' cancellers
-    // the same way). Recommended: fire the list from the component's
-    // stage the way a resumed chain carries on, by queueing its core on
-    // RESUMED (still before the component's trigger returns).
+    // A list fires from its stage on its last component; were its own
+    // stages run there, inside that stage, list k's would run inside list
+    // k-1's, and a debug build would overflow its stack at a few hundred
+    // levels. The list's trigger fires "soon" instead: its stages run
+    // after the component's stage, in the loop that resumes waiting
+    // chains, still before the first trigger's `callback` returns.
     const DEPTH: usize = 100_000;
     let (first, trigger) = deferred::<u32>();
     let mut current = first;
