@@ -177,7 +177,9 @@ impl Transport for FakeTransport {
 /// time, so it runs in the same `advance` only if its delay is zero; to
 /// step through time as a real clock would, call `advance` once per step,
 /// or [`pump`](Clock::pump). (A timer that keeps rescheduling itself with
-/// a zero delay would keep `advance` running, as it would Twisted's.)
+/// a zero delay would keep `advance` running, as it would Twisted's; so
+/// would a task that keeps waking itself, since `advance` also runs the
+/// tasks its timers wake, until none is left.)
 #[derive(Clone)]
 pub struct Clock {
     inner: Rc<ClockInner>,
