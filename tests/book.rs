@@ -20,7 +20,9 @@
 //!   is in a transcript of its chapter, and a stack frame it names around a
 //!   printed stack is in that stack (see `frame_problems`); a picture of a
 //!   printed stack draws exactly its frames (see `picture_problems`);
-//! - book/regenerate.sh runs every program with `RUST_BACKTRACE` unset.
+//! - book/regenerate.sh runs every program with `RUST_BACKTRACE` unset, and
+//!   every part the book or the README tells it to run alone (`part04`) is
+//!   one of its functions.
 //!
 //! Standard library only, so that it says nothing a dependency could hide.
 
@@ -1015,6 +1017,61 @@ fn regenerating_the_transcripts_does_not_depend_on_rust_backtrace() {
         unset.is_some() && unset < first_run,
         "book/regenerate.sh must unset RUST_BACKTRACE RUST_LIB_BACKTRACE before it runs a program"
     );
+}
+
+/// The parts book/regenerate.sh can run alone: its functions `partNN() {`.
+fn regenerate_parts(script: &str) -> BTreeSet<String> {
+    script
+        .lines()
+        .filter_map(|line| line.strip_suffix("() {"))
+        .filter(|name| {
+            name.strip_prefix("part")
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The arguments of each `bash book/regenerate.sh ...` in `text`: the
+/// words after it, up to the end of its code span, line or clause.
+fn regenerate_arguments(text: &str) -> Vec<String> {
+    let command = "bash book/regenerate.sh";
+    text.match_indices(command)
+        .flat_map(|(at, _)| {
+            let rest = &text[at + command.len()..];
+            let end = rest.find(['`', ':', ')', ',', '\n']).unwrap_or(rest.len());
+            rest[..end]
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn every_part_named_for_regenerate_sh_is_one_it_runs() {
+    let script = fs::read_to_string(root().join("book/regenerate.sh")).expect("regenerate.sh");
+    let parts = regenerate_parts(&script);
+    assert!(
+        parts.len() > 10,
+        "book/regenerate.sh has no partNN functions"
+    );
+    let readme = fs::read_to_string(root().join("README.md")).expect("README.md");
+    let mut problems = Vec::new();
+    for (file, text) in chapters()
+        .into_iter()
+        .chain([(root().join("README.md"), readme)])
+    {
+        for argument in regenerate_arguments(&text) {
+            if !parts.contains(&argument) {
+                problems.push(format!(
+                    "{}: `bash book/regenerate.sh {argument}`: the script has no such part",
+                    show(&file)
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 /// Whether `text` mentions `name` as a program: `name` in backticks or
