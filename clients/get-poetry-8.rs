@@ -44,8 +44,9 @@ struct Options {
 
 // ANCHOR: get_transformed_poem
 /// Downloads the poem from `address` and has the transform server
-/// cummingsify it; the original poem if the transform fails. A download
-/// that fails is said on stderr and fails the whole, with its failure.
+/// cummingsify it; the original poem if the transform fails. Client 7.0's,
+/// as it was: each failure is said on stderr, with why, and a failed
+/// download fails the whole, with its failure.
 async fn get_transformed_poem(
     reactor: Reactor,
     proxy: Rc<TransformProxy>,
@@ -58,13 +59,14 @@ async fn get_transformed_poem(
             return Err(failure);
         }
     };
-    match proxy.xform(&reactor, "cummingsify", &poem).await {
-        Ok(lowered) => Ok(lowered),
-        Err(_) => {
-            eprintln!("Cummingsify failed!");
-            Ok(poem)
+    let poem = match proxy.xform(&reactor, "cummingsify", &poem).await {
+        Ok(lowered) => lowered,
+        Err(failure) => {
+            eprintln!("Cummingsify failed! {failure}");
+            poem
         }
-    }
+    };
+    Ok(poem)
 }
 // ANCHOR_END: get_transformed_poem
 
