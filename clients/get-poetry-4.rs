@@ -14,7 +14,7 @@
 //!
 //! ```text
 //! cargo run --bin get-poetry-4 -- 10000 10001 10002
-//! cargo run --bin get-poetry-4 -- --timeout 2 10000 10001 10002
+//! cargo run --bin get-poetry-4 -- --timeout 8 10000 10001 10002
 //! ```
 
 use std::cell::{Cell, OnceCell, RefCell};
