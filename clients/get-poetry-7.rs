@@ -36,7 +36,7 @@ use mini_twisted::{Failure, Reactor};
 #[allow(dead_code)]
 mod client_6;
 
-use client_6::{get_poetry, TransformProxy};
+pub use client_6::{get_poetry, TransformProxy};
 // ANCHOR_END: reuse
 
 /// Get Poetry Now! Client 7.0: client 6.0 as an async function per poem.
@@ -56,7 +56,7 @@ struct Options {
 /// Downloads the poem at `address` and has the transform server
 /// cummingsify it. Ends with the poem (the original, if the transform
 /// failed), or with the failure of the download.
-async fn get_transformed_poem(
+pub async fn get_transformed_poem(
     reactor: Reactor,
     proxy: Rc<TransformProxy>,
     address: Address,

@@ -19,15 +19,18 @@ use std::rc::Rc;
 use clap::{CommandFactory, Parser};
 use mini_twisted::poetry::{exit_status, Address, Checked, EXIT_STATUS_HELP};
 use mini_twisted::reactor::ReactorError;
-use mini_twisted::{DeferredList, Failure, Reactor};
+use mini_twisted::{DeferredList, Reactor};
 
-// Client 6.0's TransformProxy, and client 4.0's get_poetry which client 6
-// passes on, unchanged: the lesson here is in how the poems are waited for.
-#[path = "get-poetry-6.rs"]
+// ANCHOR: reuse
+// Client 7.0's async function for one poem, unchanged (with client 6.0's
+// TransformProxy, which client 7 passes on): the lesson here is in how
+// the poems are waited for.
+#[path = "get-poetry-7.rs"]
 #[allow(dead_code)]
-mod client_6;
+mod client_7;
 
-use client_6::{get_poetry, TransformProxy};
+use client_7::{get_transformed_poem, TransformProxy};
+// ANCHOR_END: reuse
 
 /// Get Poetry Now! Client 8.0: one DeferredList for all the poems.
 #[derive(Parser)]
@@ -41,34 +44,6 @@ struct Options {
     #[arg(value_name = "ADDR", value_parser = Checked(str::parse::<Address>))]
     servers: Vec<Address>,
 }
-
-// ANCHOR: get_transformed_poem
-/// Downloads the poem from `address` and has the transform server
-/// cummingsify it; the original poem if the transform fails. Client 7.0's,
-/// as it was: each failure is said on stderr, with why, and a failed
-/// download fails the whole, with its failure.
-async fn get_transformed_poem(
-    reactor: Reactor,
-    proxy: Rc<TransformProxy>,
-    address: Address,
-) -> Result<String, Failure> {
-    let poem = match get_poetry(&reactor, &address.host, address.port).await {
-        Ok(poem) => poem,
-        Err(failure) => {
-            eprintln!("The poem download failed: {failure}");
-            return Err(failure);
-        }
-    };
-    let poem = match proxy.xform(&reactor, "cummingsify", &poem).await {
-        Ok(lowered) => lowered,
-        Err(failure) => {
-            eprintln!("Cummingsify failed! {failure}");
-            poem
-        }
-    };
-    Ok(poem)
-}
-// ANCHOR_END: get_transformed_poem
 
 // ANCHOR: main
 fn main() -> Result<ExitCode, ReactorError> {
