@@ -80,6 +80,7 @@ use std::rc::{Rc, Weak};
 
 use crate::failure::Failure;
 use crate::log;
+use crate::reactor::drop_caught;
 
 type Value = Box<dyn Any>;
 type Erased = Result<Value, Failure>;
@@ -183,23 +184,12 @@ impl Core {
             }
         }
         // Both may hold user values: dropped outside the borrow.
-        drop_guarded(ignored);
-        drop_guarded(canceller);
+        drop_caught("dropping an outcome a cancelled Deferred ignored", ignored);
+        drop_caught("dropping a canceller", canceller);
     }
 
     fn has_fired(&self) -> bool {
         self.state.borrow().fired
-    }
-}
-
-/// Drops `value`, reporting a panic in its `Drop` instead of unwinding
-/// through the chain's machinery.
-fn drop_guarded<T>(value: T) {
-    if let Err(report) = log::catch_panic(move || drop(value)) {
-        log::to_stderr(&format!(
-            "dropping a value of a Deferred panicked: {}\n",
-            report.message
-        ));
     }
 }
 
@@ -356,7 +346,7 @@ fn drop_in_turn(leftovers: Leftovers) {
         Ok(false) => {}
         Ok(true) => {
             while let Some(next) = leftovers {
-                drop_guarded(next);
+                drop_caught("dropping a Deferred", next);
                 leftovers = DROPPING.with(|dropping| dropping.borrow_mut().as_mut()?.pop());
             }
             DROPPING.with(|dropping| dropping.borrow_mut().take());

@@ -90,7 +90,7 @@ use std::time::Duration;
 use crate::defer::{deferred_with_canceller, CancelHandle, Deferred, Outcome, Panicked, Trigger};
 use crate::failure::Failure;
 use crate::log;
-use crate::reactor::Reactor;
+use crate::reactor::{drop_caught, Reactor};
 
 // ---------------------------------------------------------------------------
 // Awaiting a Deferred.
@@ -243,13 +243,7 @@ impl Reactor {
         });
         let key = task.waker.key;
         tasks.insert(key, Rc::clone(&task) as Rc<dyn Task>);
-        if poll(&*task) == Polled::Done {
-            tasks.remove(key);
-        } else if tasks.is_closed() {
-            // Nobody will ever wake it here.
-            tasks.remove(key);
-            task.abandon();
-        }
+        tasks.after_poll(key, &*task, poll(&*task));
         // The task's trigger fires with what the future returned; this
         // first stage makes that the chain's outcome (a `Result` at once, a
         // Deferred when it fires, a cancel reaching it meanwhile).
@@ -356,7 +350,7 @@ where
         // reactor down (and so would abandon it).
         let trigger = self.trigger.borrow_mut().take();
         let future = self.future.borrow_mut().take();
-        drop_guarded(future);
+        drop_caught("dropping a task's future", future);
         if let Some(trigger) = trigger {
             trigger.fire(outcome);
         }
@@ -405,18 +399,9 @@ where
         };
         let future = running.take();
         drop(running);
-        drop_guarded(future);
+        drop_caught("dropping a task's future", future);
         self.parked.take();
         self.fire(Err(Failure::without_backtrace(ReactorStopped)));
-    }
-}
-
-fn drop_guarded<T>(value: T) {
-    if let Err(report) = log::catch_panic(move || drop(value)) {
-        log::to_stderr(&format!(
-            "dropping a task's future panicked: {}\n",
-            report.message
-        ));
     }
 }
 
@@ -629,7 +614,12 @@ impl Tasks {
         if task.is_some() {
             self.free.borrow_mut().push(key.slot);
         }
-        drop_guarded(task);
+        drop_caught("dropping a task", task);
+    }
+
+    /// The reactor has shut down: no task will be woken again.
+    fn is_closed(&self) -> bool {
+        self.queue.closed.load(Ordering::Acquire)
     }
 
     fn get(&self, key: Key) -> Option<Rc<dyn Task>> {
@@ -638,10 +628,6 @@ impl Tasks {
             .get(key.slot)
             .filter(|entry| entry.generation == key.generation)
             .and_then(|entry| entry.task.clone())
-    }
-
-    fn is_closed(&self) -> bool {
-        self.queue.closed.load(Ordering::Acquire)
     }
 
     // ANCHOR: run_ready
@@ -661,22 +647,29 @@ impl Tasks {
                 let Some(task) = self.get(key) else {
                     continue; // finished already: a late wake
                 };
-                match poll(&*task) {
-                    Polled::Done => self.remove(key),
-                    // It shut the reactor down while it ran, and waits for
-                    // something that will never come: abandon it now that
-                    // its poll is over, as the shutdown could not.
-                    Polled::Pending if self.is_closed() => {
-                        self.remove(key);
-                        task.abandon();
-                    }
-                    Polled::Pending => {}
-                }
+                self.after_poll(key, &*task, poll(&*task));
             }
             batch.clear();
             *self.batch.borrow_mut() = batch;
         }
         polled > 0
+    }
+
+    /// What follows a poll of the task at `key`: a finished task leaves
+    /// the table; a pending one stays, unless the reactor has shut down
+    /// (on a reactor that was over already, or because the task shut it
+    /// down while it ran): nothing will ever wake it, and the shutdown
+    /// could not drop a future in the middle of its poll, so it is
+    /// abandoned now.
+    fn after_poll(&self, key: Key, task: &dyn Task, polled: Polled) {
+        match polled {
+            Polled::Done => self.remove(key),
+            Polled::Pending if self.is_closed() => {
+                self.remove(key);
+                task.abandon();
+            }
+            Polled::Pending => {}
+        }
     }
     // ANCHOR_END: run_ready
 
@@ -744,7 +737,7 @@ impl Tasks {
         self.free.borrow_mut().clear();
         for task in left {
             task.abandon();
-            drop_guarded(task);
+            drop_caught("dropping a task", task);
         }
     }
 }

@@ -1071,10 +1071,12 @@ fn deadline_after(now: Instant, delay: Duration) -> Instant {
         .unwrap_or(now)
 }
 
-/// Drops `value` under the panic guard. The reactor lets go of user code
-/// all the time (a descriptor that left the table, a protocol, a closure
-/// that will never run), and a user's `Drop` may panic like any callback.
-fn drop_caught<T>(what: &str, value: T) {
+/// Drops `value` under the panic guard, reporting a panic in its `Drop`
+/// as `what panicked`. The framework lets go of user code all the time (a
+/// descriptor that left the table, a protocol, a closure that will never
+/// run, a task's future, a value a Deferred no longer needs), and a user's
+/// `Drop` may panic like any callback.
+pub(crate) fn drop_caught<T>(what: &str, value: T) {
     if let Err(report) = log::catch_panic(move || drop(value)) {
         report_panic(what, &report);
     }
