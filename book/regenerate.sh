@@ -171,6 +171,32 @@ shown() {
 # expect_failure COMMAND...: runs COMMAND, which may fail on purpose.
 expect_failure() { "$@" || true; }
 
+# transform_client_runs CLIENT OUT: the runs of clients 6, 7 and 8, as
+# their chapters' "Run it" makes them: the transform server (10001), two
+# fast poetry servers (10002, 10003) and 10004 where nothing listens.
+# CLIENT runs with all up (OUT/CLIENT.txt), with 10004 for the first poem
+# (OUT/CLIENT-one-down.txt), then with the transform server stopped
+# (OUT/CLIENT-no-transform.txt). The servers' first lines, normalised, go
+# to $scratch/transform-servers.txt.
+transform_client_runs() {
+    local client=$1 out=$2
+    serve xform "$bin/transformedpoetry" --port 0
+    local xform=$port xform_pid=$pid
+    serve fascination "$bin/fastpoetry" --port 0 poetry/fascination.txt
+    local fascination=$port
+    serve science "$bin/fastpoetry" --port 0 poetry/science.txt
+    local science=$port
+    dead_port
+    local ports=("$xform=10001" "$fascination=10002" "$science=10003" "$dead=10004")
+    head -q -n 1 "$scratch"/{xform,fascination,science}.out | normalise "${ports[@]}" \
+        > "$scratch/transform-servers.txt"
+    shown "$client" "$xform" "$fascination" "$science" | normalise "${ports[@]}" > "$out/$client.txt"
+    shown "$client" "$xform" "$dead" "$science" | normalise "${ports[@]}" > "$out/$client-one-down.txt"
+    stop "$xform_pid"
+    shown "$client" "$xform" "$fascination" "$science" | normalise "${ports[@]}" \
+        > "$out/$client-no-transform.txt"
+}
+
 # ---------------------------------------------------------------------------
 # Part 2: the experiment at its real settings (the showcase writes the
 # timelines), and the server's side of one download. The showcase's three
@@ -377,20 +403,8 @@ part13() {
     local out=book/src/transcripts/part13
     mkdir -p "$out"
     "$bin/defer-10" > "$out/defer-10.txt"
-    serve xform "$bin/transformedpoetry" --port 0
-    local xform=$port xform_pid=$pid
-    serve fascination "$bin/fastpoetry" --port 0 poetry/fascination.txt
-    local fascination=$port
-    serve science "$bin/fastpoetry" --port 0 poetry/science.txt
-    local science=$port
-    dead_port
-    local ports=("$xform=10001" "$fascination=10002" "$science=10003" "$dead=10004")
-    head -q -n 1 "$scratch"/{xform,fascination,science}.out | normalise "${ports[@]}" > "$out/servers.txt"
-    shown get-poetry-6 "$xform" "$fascination" "$science" | normalise "${ports[@]}" > "$out/get-poetry-6.txt"
-    shown get-poetry-6 "$xform" "$dead" "$science" | normalise "${ports[@]}" > "$out/get-poetry-6-one-down.txt"
-    stop "$xform_pid"
-    shown get-poetry-6 "$xform" "$fascination" "$science" | normalise "${ports[@]}" \
-        > "$out/get-poetry-6-no-transform.txt"
+    transform_client_runs get-poetry-6 "$out"
+    cp "$scratch/transform-servers.txt" "$out/servers.txt"
 }
 
 # ---------------------------------------------------------------------------
@@ -522,19 +536,7 @@ part17() {
     "$bin/inline-callbacks-1" --delay 0.5 > "$out/inline-callbacks-1.txt" 2>&1
     "$bin/inline-callbacks-2" --scale 0.1 > "$out/inline-callbacks-2.txt" 2>&1
 
-    serve xform "$bin/transformedpoetry" --port 0
-    local xform=$port xform_pid=$pid
-    serve fascination "$bin/fastpoetry" --port 0 poetry/fascination.txt
-    local fascination=$port
-    serve science "$bin/fastpoetry" --port 0 poetry/science.txt
-    local science=$port
-    dead_port
-    local ports=("$xform=10001" "$fascination=10002" "$science=10003" "$dead=10004")
-    shown get-poetry-7 "$xform" "$fascination" "$science" | normalise "${ports[@]}" > "$out/get-poetry-7.txt"
-    shown get-poetry-7 "$xform" "$dead" "$science" | normalise "${ports[@]}" > "$out/get-poetry-7-one-down.txt"
-    stop "$xform_pid"
-    shown get-poetry-7 "$xform" "$fascination" "$science" | normalise "${ports[@]}" \
-        > "$out/get-poetry-7-no-transform.txt"
+    transform_client_runs get-poetry-7 "$out"
 }
 
 # ---------------------------------------------------------------------------
@@ -554,19 +556,7 @@ part18() {
         "$bin/deferred-list-options" "$scene" > "$out/options-$scene.txt" 2>&1
     done
 
-    serve xform "$bin/transformedpoetry" --port 0
-    local xform=$port xform_pid=$pid
-    serve fascination "$bin/fastpoetry" --port 0 poetry/fascination.txt
-    local fascination=$port
-    serve science "$bin/fastpoetry" --port 0 poetry/science.txt
-    local science=$port
-    dead_port
-    local ports=("$xform=10001" "$fascination=10002" "$science=10003" "$dead=10004")
-    shown get-poetry-8 "$xform" "$fascination" "$science" | normalise "${ports[@]}" > "$out/get-poetry-8.txt"
-    shown get-poetry-8 "$xform" "$dead" "$science" | normalise "${ports[@]}" > "$out/get-poetry-8-one-down.txt"
-    stop "$xform_pid"
-    shown get-poetry-8 "$xform" "$fascination" "$science" | normalise "${ports[@]}" \
-        > "$out/get-poetry-8-no-transform.txt"
+    transform_client_runs get-poetry-8 "$out"
 }
 
 # ---------------------------------------------------------------------------
