@@ -2,7 +2,9 @@
 //!
 //! Each test runs for both proxies: they differ in how `get_poem` answers
 //! (a plain value or a Deferred; always a Deferred), not in what a client
-//! sees. A client sees a poetry server: the poem, byte for byte, then a
+//! sees. Proxy 3.0 (Part 19) is proxy 2.0 with cancellation, and must
+//! pass the same tests, except the one where a client leaves (cancelling
+//! is tests/part19_cancel.rs's). A client sees a poetry server: the poem, byte for byte, then a
 //! clean close, the first time fetched from upstream and after that from
 //! the cache; an empty reply, and still a clean close, when the upstream
 //! refused or reset the connection, and then nothing is cached.
@@ -25,7 +27,7 @@ use common::{dead_port, fetch, port_of, program, Background, ResetServer, LIMIT}
 use predicates::prelude::*;
 
 const POEM: &str = "poetry/fascination.txt";
-const PROXIES: [&str; 2] = ["poetry-proxy-1", "poetry-proxy-2"];
+const PROXIES: [&str; 3] = ["poetry-proxy-1", "poetry-proxy-2", "poetry-proxy-3"];
 
 const FETCHING: &str = "Fetching poem from server.";
 const CACHED: &str = "Using cached poem.";
@@ -101,6 +103,11 @@ fn proxy_2_fetches_once_then_serves_from_the_cache() {
     fetches_then_serves_from_the_cache("poetry-proxy-2");
 }
 
+#[test]
+fn proxy_3_fetches_once_then_serves_from_the_cache() {
+    fetches_then_serves_from_the_cache("poetry-proxy-3");
+}
+
 fn a_dead_upstream_is_tried_again_until_it_answers(name: &str) {
     let dead = dead_port();
     let (mut proxy, port) = proxy(name, dead);
@@ -138,6 +145,11 @@ fn proxy_2_tries_a_dead_upstream_again_until_it_answers() {
     a_dead_upstream_is_tried_again_until_it_answers("poetry-proxy-2");
 }
 
+#[test]
+fn proxy_3_tries_a_dead_upstream_again_until_it_answers() {
+    a_dead_upstream_is_tried_again_until_it_answers("poetry-proxy-3");
+}
+
 /// An upstream that resets in mid-poem: the half poem it sent is served to
 /// nobody and not cached. (A clean close in mid-poem would be kept.)
 fn a_reset_is_never_cached(name: &str) {
@@ -162,6 +174,11 @@ fn proxy_1_never_caches_a_poem_cut_by_a_reset() {
 #[test]
 fn proxy_2_never_caches_a_poem_cut_by_a_reset() {
     a_reset_is_never_cached("poetry-proxy-2");
+}
+
+#[test]
+fn proxy_3_never_caches_a_poem_cut_by_a_reset() {
+    a_reset_is_never_cached("poetry-proxy-3");
 }
 
 /// A poem that is not UTF-8: Latin-1 accents, bytes that never start a
@@ -201,6 +218,11 @@ fn proxy_1_passes_a_poem_that_is_not_utf_8_byte_for_byte() {
 #[test]
 fn proxy_2_passes_a_poem_that_is_not_utf_8_byte_for_byte() {
     passes_any_bytes_through("poetry-proxy-2");
+}
+
+#[test]
+fn proxy_3_passes_a_poem_that_is_not_utf_8_byte_for_byte() {
+    passes_any_bytes_through("poetry-proxy-3");
 }
 
 /// An upstream poetry server that holds every connection, saying nothing,
