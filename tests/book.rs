@@ -505,6 +505,30 @@ fn every_benchmark_command_names_a_real_benchmark() {
                 problems.push(format!("{}: no benchmark {name}", show(&document)));
             }
         }
+        for name in script_arguments(&text, "bash book/benchmarks.sh") {
+            if !benches.contains(&name) {
+                problems.push(format!(
+                    "{}: `bash book/benchmarks.sh {name}`: no benchmark {name}",
+                    show(&document)
+                ));
+            }
+        }
+    }
+    // The script that runs them all knows every one, and only those.
+    let script = fs::read_to_string(root().join("book/benchmarks.sh")).expect("benchmarks.sh");
+    let listed: BTreeSet<String> = script
+        .lines()
+        .find_map(|line| line.strip_prefix("all=("))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .expect("book/benchmarks.sh has a line all=(...)")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let benches: BTreeSet<String> = benches.into_iter().collect();
+    if listed != benches {
+        problems.push(format!(
+            "book/benchmarks.sh runs {listed:?}, but Cargo.toml declares {benches:?}"
+        ));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -1035,7 +1059,12 @@ fn regenerate_parts(script: &str) -> BTreeSet<String> {
 /// The arguments of each `bash book/regenerate.sh ...` in `text`: the
 /// words after it, up to the end of its code span, line or clause.
 fn regenerate_arguments(text: &str) -> Vec<String> {
-    let command = "bash book/regenerate.sh";
+    script_arguments(text, "bash book/regenerate.sh")
+}
+
+/// The arguments of each `command ...` in `text`, read as
+/// [`regenerate_arguments`] reads them.
+fn script_arguments(text: &str, command: &str) -> Vec<String> {
     text.match_indices(command)
         .flat_map(|(at, _)| {
             let rest = &text[at + command.len()..];
@@ -1225,4 +1254,117 @@ panicked at chapters/part03/exception.rs:22:5
     assert!(picture_problems(&picture(&drawn), &read).is_empty());
     assert_eq!(picture_problems(&picture(&drawn[1..]), &read).len(), 1);
     assert!(picture_problems("<svg><text>no stack here</text></svg>", &read).is_empty());
+}
+
+/// Each program of Cargo.toml with the group that declares it: the number
+/// of its `# Part N:` comment, or `1–2` (the showcase), `yardsticks`
+/// (the tokio peers) or `tools`.
+fn program_groups(manifest: &str) -> Vec<(String, String)> {
+    let mut group = String::new();
+    let mut in_bin = false;
+    let mut found = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("# Part ") {
+            group = rest.chars().take_while(char::is_ascii_digit).collect();
+        } else if line.starts_with("# The showcase") {
+            group = "1–2".to_string();
+        } else if line.starts_with("# The benchmarks' yardsticks") {
+            group = "yardsticks".to_string();
+        } else if line.starts_with("# Tools") {
+            group = "tools".to_string();
+        } else if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if let (true, Some(value)) = (in_bin, line.strip_prefix("name")) {
+            let name = value.trim().trim_start_matches('=').trim().trim_matches('"');
+            found.push((name.to_string(), group.clone()));
+        }
+    }
+    found
+}
+
+/// The rows of the map in a chapter's section `heading`: the first
+/// column's text (a link's text, when it is a link) and every name in
+/// backticks in the second.
+fn map_rows(text: &str, heading: &str) -> Vec<(String, Vec<String>)> {
+    let section = text
+        .split("\n## ")
+        .find(|section| section.starts_with(heading))
+        .unwrap_or_default();
+    section
+        .lines()
+        .filter(|line| line.starts_with('|') && !line.starts_with("|---"))
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let part = cells[0].trim_start_matches('[');
+            let part = part.split(']').next().unwrap_or_default().to_string();
+            let names = cells
+                .get(1)
+                .unwrap_or(&"")
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
+            (part, names)
+        })
+        .collect()
+}
+
+/// What is wrong with a map: a program listed twice, under the wrong
+/// part, or not declared at all; a declared program missing.
+fn map_problems(rows: &[(String, Vec<String>)], declared: &[(String, String)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut listed = BTreeSet::new();
+    for (part, names) in rows {
+        for name in names {
+            if !listed.insert(name.clone()) {
+                problems.push(format!("{name} is listed twice"));
+            }
+            match declared.iter().find(|(declared, _)| declared == name) {
+                None => problems.push(format!("{name} is no [[bin]] of Cargo.toml")),
+                Some((_, group)) if group != part => problems.push(format!(
+                    "{name} is listed under {part}, but Cargo.toml declares it under {group}"
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    for (name, _) in declared {
+        if !listed.contains(name) {
+            problems.push(format!("{name} is missing"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_last_chapter_maps_every_program_to_its_part() {
+    let manifest = fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    let declared = program_groups(&manifest);
+    assert_eq!(declared.len(), programs().len(), "a [[bin]] with no name?");
+    let chapter = fs::read_to_string(book_src().join("part22-the-end.md")).expect("chapter 22");
+    let rows = map_rows(&chapter, "Every program, by part");
+    assert!(rows.len() > 20, "the map has only {} rows", rows.len());
+    let problems = map_problems(&rows, &declared);
+    assert!(
+        problems.is_empty(),
+        "book/src/part22-the-end.md, \"Every program, by part\":\n{}",
+        problems.join("\n")
+    );
+
+    // The check itself catches each kind of mistake.
+    let declared = [("a".to_string(), "2".to_string()), ("b".to_string(), "3".to_string())];
+    let map = "## Every program, by part\n\n| part | programs |\n|---|---|\n\
+               | [2](x.md) | `a`, `c` |\n| 4 | `b`, `a` |\n";
+    let rows = map_rows(map, "Every program, by part");
+    assert_eq!(
+        map_problems(&rows, &declared),
+        [
+            "c is no [[bin]] of Cargo.toml",
+            "b is listed under 4, but Cargo.toml declares it under 3",
+            "a is listed twice",
+            "a is listed under 4, but Cargo.toml declares it under 2",
+        ]
+    );
 }
