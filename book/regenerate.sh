@@ -626,6 +626,77 @@ part19() {
 }
 
 # ---------------------------------------------------------------------------
+# Part 21: the lazy clients against the three slow servers of Part 2 at
+# their real settings (10000, 10001, 10002), and with 10003, where nothing
+# listens. The ordered client's lines are stamped with the time each
+# reached us, to show what a transcript alone cannot: the first poem
+# streams, the others come at once.
+# ---------------------------------------------------------------------------
+
+# part21_stamped: copies stdin to stdout, each line behind the seconds
+# since it started, to a tenth ("  3.1 s | line"; a blank line gets no
+# space after the bar).
+part21_stamped() {
+    local start=${EPOCHREALTIME/./} now tenths line
+    while IFS= read -r line; do
+        now=${EPOCHREALTIME/./}
+        tenths=$(((now - start) / 100000))
+        printf '%3d.%d s |%s\n' $((tenths / 10)) $((tenths % 10)) "${line:+ $line}"
+    done
+}
+
+part21() {
+    local out=book/src/transcripts/part21
+    mkdir -p "$out"
+    slow_servers
+    dead_port
+    local ports=("${slow_ports[@]}" "$dead=10003")
+    local lines1 lines2
+    lines1=$(wc -l < poetry/ecstasy.txt)
+    lines2=$(wc -l < poetry/fascination.txt)
+
+    # The first client: its start, the moment the first short poem is
+    # printed whole, and its end.
+    shown get-poetry-lazy "${slow[@]}" | normalise "${ports[@]}" > "$scratch/lazy.txt"
+    local first_poem
+    first_poem=$(grep -nm 1 -vE '^(\$|Task )' "$scratch/lazy.txt" | cut -d: -f1)
+    {
+        head -n 8 "$scratch/lazy.txt"
+        echo "..."
+        sed -n "$((first_poem - 3)),$((first_poem + 3))p" "$scratch/lazy.txt"
+        echo "..."
+        tail -n 3 "$scratch/lazy.txt"
+    } > "$out/get-poetry-lazy.txt"
+    shown get-poetry-lazy "${slow[0]}" "$dead" "${slow[2]}" | normalise "${ports[@]}" \
+        > "$out/get-poetry-lazy-refused.txt"
+
+    # The second client, stamped: the start of the first poem, its end and
+    # the start of the second, and the end.
+    {
+        echo "\$ cargo run --bin get-poetry-lazy-ordered -- 10000 10001 10002"
+        "$bin/get-poetry-lazy-ordered" "${slow[@]}" | part21_stamped
+    } > "$scratch/ordered.txt"
+    {
+        head -n 5 "$scratch/ordered.txt"
+        echo "..."
+        # The command is line 1; poem 1 and its blank line end at lines1 + 2.
+        sed -n "$((lines1 - 1)),$((lines1 + 5))p" "$scratch/ordered.txt"
+        echo "..."
+        tail -n 3 "$scratch/ordered.txt"
+    } > "$out/get-poetry-lazy-ordered.txt"
+
+    # Nothing on 10003: the first poem, the failure, the third poem.
+    shown get-poetry-lazy-ordered "${slow[1]}" "$dead" "${slow[2]}" \
+        | normalise "${ports[@]}" > "$scratch/ordered-refused.txt"
+    {
+        head -n 3 "$scratch/ordered-refused.txt"
+        echo "..."
+        sed -n "$((lines2 - 1)),$((lines2 + 5))p" "$scratch/ordered-refused.txt"
+        echo "..."
+    } > "$out/get-poetry-lazy-ordered-refused.txt"
+}
+
+# ---------------------------------------------------------------------------
 # Which parts to run: the names given, or every part in book order.
 # ---------------------------------------------------------------------------
 mapfile -t parts < <(compgen -A function | grep -E '^part[0-9]+$' | sort)

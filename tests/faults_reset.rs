@@ -267,3 +267,60 @@ fn transform_test_does_not_take_a_reset_for_a_reply() {
     );
     assert!(stderr.starts_with(&expected), "{stderr}");
 }
+
+/// Part 21's lazy clients, which read their sockets themselves, through an
+/// iterator of lines. `get-poetry-lazy` fails the task whose connection
+/// was reset (its half poem is never printed as a poem);
+/// `get-poetry-lazy-ordered` has printed the lines that came as they came,
+/// and says on stderr that the poem may be incomplete. Both exit 1 when a
+/// poem is missing and 0 when all arrive, as their `--help` says.
+#[test]
+fn the_lazy_clients_fail_a_reset_poem_and_exit_as_their_help_says() {
+    let reset = ResetServer::start(CUT);
+    let whole = SlowServer::quick(WHOLE, 200);
+    let cut_text = std::fs::read_to_string(CUT).unwrap();
+    let whole_text = std::fs::read_to_string(WHOLE).unwrap();
+    let reset_address = format!("127.0.0.1:{}", reset.port);
+    let mut problems = Vec::new();
+    for (name, says) in [
+        ("get-poetry-lazy", "Task 1: failed to get poetry from "),
+        ("get-poetry-lazy-ordered", "The poem from "),
+    ] {
+        let output = run(name, &[reset.port.to_string(), whole.port.to_string()]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let mut check = |ok: bool, what: &str| {
+            if !ok {
+                problems.push(format!("{name}, a reset: {what}: {output:?}"));
+            }
+        };
+        check(output.status.code() == Some(1), "the exit status is not 1");
+        check(!stderr.contains("panicked"), "it panicked");
+        check(stderr.starts_with(says), "the failure's line is missing");
+        check(
+            stderr.contains(&reset_address),
+            "stderr does not name the server",
+        );
+        check(stderr.contains(RESET), "stderr does not name the reset");
+        check(stdout.contains(&whole_text), "the whole poem is missing");
+        // What came before the reset is half the poem, never all of it.
+        check(!stdout.contains(&cut_text), "the cut poem is printed whole");
+
+        let help = run(name, &["--help".to_string()]);
+        let help = String::from_utf8_lossy(&help.stdout);
+        if !help.contains("Exits with status 1 if any poem could not be fetched.") {
+            problems.push(format!("{name}: --help does not give the exit status"));
+        }
+        let output = run(name, &[whole.port.to_string()]);
+        if output.status.code() != Some(0) {
+            problems.push(format!("{name}, every server up: {output:?}"));
+        }
+        let output = run(name, &[whole.port.to_string(), dead_port().to_string()]);
+        if output.status.code() != Some(1)
+            || String::from_utf8_lossy(&output.stderr).contains("panicked")
+        {
+            problems.push(format!("{name}, a server down: {output:?}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
