@@ -136,7 +136,6 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// The longest run a load or a benchmark may ask for: every loop that sends
 /// Parses a port for `--port`: digits, 0 to 65535. The message quotes at
 /// most an [`excerpt`] of what was typed.
 pub fn parse_port(text: &str) -> Result<u16, String> {
@@ -156,6 +155,7 @@ pub fn parse_whole(text: &str, low: u64, high: u64) -> Result<u64, String> {
     }
 }
 
+/// The longest run a load or a benchmark may ask for: every loop that sends
 /// traffic must end.
 pub const LONGEST_RUN_SECONDS: f64 = 600.0;
 
