@@ -102,7 +102,8 @@ impl TransformProxy {
             }
             // The first string is the reply; a broken frame ends it all.
             if let Some(reply) = decoder.feed(&chunk[..read]).next() {
-                let reply = reply.map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+                let reply =
+                    reply.map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
                 return String::from_utf8(reply.to_vec())
                     .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error));
             }

@@ -204,7 +204,11 @@ fn the_twins_give_the_same_help_and_refuse_the_same_addresses() {
             let named = |output: &[u8]| {
                 let output = text(output).replace(tokio, ours);
                 let summary = |line: &&str| !line.starts_with("Get Poetry Now!");
-                output.lines().filter(summary).collect::<Vec<_>>().join("\n")
+                output
+                    .lines()
+                    .filter(summary)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             };
             assert_eq!(named(&a.stdout), named(&b.stdout), "{args:?}");
             assert_eq!(named(&a.stderr), named(&b.stderr), "{args:?}");
