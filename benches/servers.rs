@@ -62,7 +62,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -70,6 +70,12 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use mini_twisted::poetry::{line_reader, parse_run_seconds};
+
+// The children's guard and their placement on the CPUs, shared with the
+// clients' benchmark.
+#[path = "common/children.rs"]
+mod children;
+use children::{Guard, Placement};
 
 /// The poem every server serves, relative to the repository root.
 const POEM: &str = "poetry/ecstasy.txt";
@@ -344,44 +350,6 @@ fn errors(pairs: &HashMap<String, String>) -> u64 {
         .get("errors")
         .and_then(|value| value.parse().ok())
         .unwrap_or(1)
-}
-
-/// How the programs are placed on the CPUs.
-struct Placement {
-    cpus: usize,
-    pinned: bool,
-}
-
-impl Placement {
-    fn find() -> Placement {
-        let cpus = thread::available_parallelism().map_or(1, |n| n.get());
-        let taskset_works = Command::new("taskset")
-            .args(["-c", "0", "true"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        Placement {
-            cpus,
-            pinned: cpus >= 2 && taskset_works,
-        }
-    }
-
-    /// `program args...`, behind `taskset -c CPU` when pinning.
-    fn command(&self, cpu: u32, program_and_args: &[OsString]) -> Command {
-        let mut command = if self.pinned {
-            let mut command = Command::new("taskset");
-            command.arg("-c").arg(cpu.to_string());
-            command.args(program_and_args);
-            command
-        } else {
-            let mut command = Command::new(&program_and_args[0]);
-            command.args(&program_and_args[1..]);
-            command
-        };
-        command.stdin(Stdio::null());
-        command
-    }
 }
 
 /// What every section needs to know about the run.
@@ -1007,33 +975,6 @@ fn print_row(name: &str, runs: &[Measurement]) {
 // ---------------------------------------------------------------------------
 // Child processes.
 // ---------------------------------------------------------------------------
-
-/// A child process, killed when dropped: whichever way a run ends, early
-/// return or panic, no server is left running.
-struct Guard(Child);
-
-impl Guard {
-    /// Waits up to `limit` for the child to exit by itself; its exit code,
-    /// or `None` if it had to be killed (or was killed by a signal).
-    fn wait_for(&mut self, limit: Duration) -> Option<i32> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            match self.0.try_wait() {
-                Ok(Some(status)) => return status.code(),
-                Ok(None) => thread::sleep(Duration::from_millis(10)),
-                Err(_) => break,
-            }
-        }
-        None
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Keeps the first lines of a child's stderr, reading (and dropping) the
 /// rest so that the child never blocks on it.

@@ -93,6 +93,7 @@ async fn main() -> ExitCode {
     // ANCHOR_END: accept_loop
 }
 
+// ANCHOR: serve
 /// One client: the whole poem, then the end of the connection.
 async fn serve(mut socket: TcpStream, poem: Arc<[u8]>) {
     // A client that hangs up early concerns only itself.
@@ -101,3 +102,4 @@ async fn serve(mut socket: TcpStream, poem: Arc<[u8]>) {
         Err(error) => eprintln!("fastpoetry-tokio: sending failed: {error}"),
     }
 }
+// ANCHOR_END: serve

@@ -199,7 +199,10 @@ fn recipe(name: &str) -> Option<Recipe> {
             if client.starts_with("get-poetry-5") {
                 recipe.args = strings(&["--seed", "2"]);
             }
-            if matches!(client, "get-poetry-6" | "get-poetry-7" | "get-poetry-8") {
+            // Clients 6, 7 and 8, and the tokio twins of 7 and 8 (Part 22).
+            let transform_first = ["get-poetry-6", "get-poetry-7", "get-poetry-8"];
+            let tokio_twins = ["get-poetry-7-tokio", "get-poetry-8-tokio"];
+            if transform_first.contains(&client) || tokio_twins.contains(&client) {
                 // Its first address is the transform server's.
                 let mut transform =
                     Background::start(&program("transformedpoetry"), &["--port", "0"]);
