@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the project's benchmarks and keeps each one's report under
-# book/src/benchmarks/, where the book's appendix includes it, so that the
-# figures the book shows are the ones a real run printed. From the
+# book/src/benchmarks/ (NAME-report.txt), where the book's appendix includes
+# it, so that the figures the book shows are the ones a real run printed.
+# The benchmarks that also write a table for a chapter (clients, c10k) are
+# asked to write it there too (NAME.txt). From the
 # repository root:
 #
 #     bash book/benchmarks.sh                 # every benchmark, one by one
@@ -46,16 +48,20 @@ for name in "${chosen[@]}"; do
     echo "== cargo bench --bench $name"
     report=$(mktemp)
     started=$SECONDS
+    table=()
+    case $name in
+        clients | c10k) table=(-- --markdown "$out/$name.txt") ;;
+    esac
     # A failed benchmark keeps the last good report and fails the script.
     if ! {
         echo "# $(date -u '+%Y-%m-%d'), commit $commit, $machine"
-        echo "# cargo bench --bench $name"
-        cargo bench --quiet --bench "$name"
+        echo "# cargo bench --bench $name ${table[*]}"
+        cargo bench --quiet --bench "$name" "${table[@]}"
     } | tee "$report"; then
         rm -f "$report"
-        echo "benchmarks.sh: $name failed; $out/$name.txt left as it was" >&2
+        echo "benchmarks.sh: $name failed; $out/$name-report.txt left as it was" >&2
         exit 1
     fi
-    mv "$report" "$out/$name.txt"
-    echo "== $name: $((SECONDS - started)) s, report in $out/$name.txt"
+    mv "$report" "$out/$name-report.txt"
+    echo "== $name: $((SECONDS - started)) s, report in $out/$name-report.txt"
 done
