@@ -43,6 +43,17 @@ fn a_long_address_is_quoted_short() {
 }
 
 #[test]
+fn a_long_address_is_quoted_short_by_the_actors_client() {
+    let output = cargo_bin_cmd!("get-poetry-actors")
+        .arg(format!("{}:10000", long_value()))
+        .arg(long_value())
+        .timeout(LIMIT)
+        .output()
+        .unwrap();
+    assert_short_refusal(output, 2, "Ports must be integers");
+}
+
+#[test]
 fn a_long_delay_is_quoted_short() {
     let output = cargo_bin_cmd!("slowpoetry")
         .args(["--delay", &long_value(), "poetry/science.txt"])

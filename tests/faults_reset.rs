@@ -14,10 +14,13 @@
 //! - From client 3.1 on, a connection lost for any reason but a clean close
 //!   is a failed download: the errback runs and the half poem is never
 //!   printed as a poem.
+//! - Part 20's Erlang client: the worker that saw the reset crashes, its
+//!   report names the reset, the half poem is not printed, and the exit
+//!   status stays 0, as the Erlang original's (its `--help` says so).
 //!
-//! And the exit status that goes with it, for every client: 1 when any
-//! poem could not be fetched (a server down, a reset), 0 when all arrived,
-//! as each client's `--help` says.
+//! And the exit status that goes with it, for every other client: 1 when
+//! any poem could not be fetched (a server down, a reset), 0 when all
+//! arrived, as each client's `--help` says.
 
 mod common;
 
@@ -266,6 +269,36 @@ fn transform_test_does_not_take_a_reset_for_a_reply() {
         reset.port, reset.half
     );
     assert!(stderr.starts_with(&expected), "{stderr}");
+}
+
+/// Part 20's Erlang client has no errback and no exit status of 1: a
+/// reset crashes the worker that reads from that server, as a failed
+/// `gen_tcp:recv` would crash an Erlang process. Its report names the
+/// reset on stderr, the half poem is never printed as a poem, the other
+/// worker finishes, and the exit status is 0, as the original's.
+#[test]
+fn the_actors_client_crashes_only_the_worker_that_saw_the_reset() {
+    let reset = ResetServer::start(CUT);
+    let whole = SlowServer::quick(WHOLE, 200);
+    let output = run(
+        "get-poetry-actors",
+        &[reset.port.to_string(), whole.port.to_string()],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        stderr.starts_with("Task 1 crashed: ") && stderr.contains(RESET),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let cut_text = std::fs::read_to_string(CUT).unwrap();
+    assert!(
+        !stdout.contains(&cut_text[..200]),
+        "the half poem is printed"
+    );
+    let whole_text = std::fs::read_to_string(WHOLE).unwrap();
+    assert!(stdout.contains(&whole_text), "the whole poem is missing");
 }
 
 /// Part 21's lazy clients, which read their sockets themselves, through an
