@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(reactor tasks servers clients c10k)
+all=(reactor servers tasks threads clients c10k)
 if [ $# -eq 0 ]; then
     chosen=("${all[@]}")
 else
