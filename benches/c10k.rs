@@ -28,7 +28,7 @@
 //! ```text
 //! cargo bench --bench c10k
 //! cargo bench --bench c10k -- --only reactor,tokio --clients 2000
-//! cargo bench --bench c10k -- --markdown book/src/benchmarks/c10k.md
+//! cargo bench --bench c10k -- --markdown book/src/benchmarks/c10k.txt
 //! ```
 //!
 //! It raises its own limit on open files to what the clients need (the
@@ -94,7 +94,8 @@ struct Options {
           value_parser = |text: &str| parse_whole(text, 1, 1 << 20))]
     num_bytes: u64,
 
-    /// Also write the report's table as Markdown to FILE (for the book)
+    /// Also write the report's table as Markdown to FILE (for the book,
+    /// which includes book/src/benchmarks/c10k.txt)
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
 
@@ -348,6 +349,7 @@ struct Row {
     wall: String,
     poems_time: String,
     cpu: String,
+    load_cpu: String,
     rss: String,
     p50: String,
     max: String,
@@ -366,6 +368,7 @@ impl Report<'_> {
                 wall: decimal(wall, 1),
                 poems_time: decimal(wall.map(|wall| wall / self.one_poem), 1),
                 cpu: decimal(Some(run.cpu_seconds), 2),
+                load_cpu: decimal(run.number("cpu_s"), 2),
                 rss: decimal(run.peak_rss_mb, 1),
                 p50: decimal(run.number("p50_ms").map(|ms| ms / 1e3), 1),
                 max: decimal(run.number("max_ms").map(|ms| ms / 1e3), 1),
@@ -381,6 +384,7 @@ impl Report<'_> {
                     wall: decimal(wall, 0),
                     poems_time: decimal(wall.map(|wall| wall / self.one_poem), 0),
                     cpu: decimal(Some(run.cpu_seconds * times), 1),
+                    load_cpu: "-".into(),
                     rss: "-".into(),
                     p50: "-".into(),
                     max: "-".into(),
@@ -418,7 +422,7 @@ impl Report<'_> {
         let mut line = |row: &Row| {
             let _ = writeln!(
                 text,
-                "  {:<36} {:>7} {:>6} {:>6} {:>8} {:>7} {:>8} {:>7} {:>6} {:>6}",
+                "  {:<36} {:>7} {:>6} {:>6} {:>8} {:>7} {:>8} {:>8} {:>7} {:>6} {:>6}",
                 row.server,
                 row.clients,
                 row.poems,
@@ -426,6 +430,7 @@ impl Report<'_> {
                 row.wall,
                 row.poems_time,
                 row.cpu,
+                row.load_cpu,
                 row.rss,
                 row.p50,
                 row.max
@@ -439,6 +444,7 @@ impl Report<'_> {
             wall: "wall s".into(),
             poems_time: "÷ poem".into(),
             cpu: "srv CPU".into(),
+            load_cpu: "load CPU".into(),
             rss: "RSS MB".into(),
             p50: "p50 s".into(),
             max: "max s".into(),
@@ -452,9 +458,11 @@ impl Report<'_> {
         let _ = writeln!(
             text,
             "wall s: first connect to the end of the last poem; ÷ poem: that over one\n\
-             poem's time ({:.1} s); srv CPU: the server's user + system seconds; RSS MB:\n\
-             its peak resident memory; p50 s, max s: one client's time, connect to end\n\
-             of poem. Ratios below 1 favour slowpoetry-reactor.",
+             poem's time ({:.1} s); srv CPU: the server's user + system seconds; load\n\
+             CPU: poetry-load's (when it nears the wall time, the load generator set the\n\
+             pace, not the server); RSS MB: the server's peak resident memory; p50 s,\n\
+             max s: one client's time, connect to end of poem. Ratios below 1 favour\n\
+             slowpoetry-reactor.",
             self.one_poem
         );
         text
@@ -488,13 +496,13 @@ impl Report<'_> {
         );
         text.push('\n');
         text.push_str(
-            "| server | clients | poems | errors | wall s | ÷ one poem | server CPU s | peak RSS MB | p50 s | max s |\n",
+            "| server | clients | poems | errors | wall s | ÷ one poem | server CPU s | load CPU s | peak RSS MB | p50 s | max s |\n",
         );
-        text.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+        text.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
         for row in self.rows() {
             let _ = writeln!(
                 text,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 row.server,
                 row.clients,
                 row.poems,
@@ -502,6 +510,7 @@ impl Report<'_> {
                 row.wall,
                 row.poems_time,
                 row.cpu,
+                row.load_cpu,
                 row.rss,
                 row.p50,
                 row.max

@@ -195,9 +195,11 @@ fn a_port_already_taken_is_reported() {
         .stderr(predicate::str::contains("cannot listen on 127.0.0.1:"));
 }
 
-/// `poetry-load` with `args`: its exit code and its RESULT line's pairs.
-fn poetry_load(args: &[&str]) -> (Option<i32>, HashMap<String, String>) {
+/// `poetry-load` against `port` with `args`: its exit code and its RESULT
+/// line's pairs.
+fn poetry_load(port: u16, args: &[&str]) -> (Option<i32>, HashMap<String, String>) {
     let output = cargo_bin_cmd!("poetry-load")
+        .arg(port.to_string())
         .args(args)
         .timeout(LIMIT)
         .output()
@@ -218,10 +220,8 @@ fn poetry_load(args: &[&str]) -> (Option<i32>, HashMap<String, String>) {
 #[test]
 fn poetry_load_reads_a_few_hundred_poems_at_once_all_checked() {
     let (_server, port) = reactor_server("0.01", "100");
-    let port = port.to_string();
     let args = ["--clients", "300", "--ramp", "64", "--poem", POEM];
-    let (code, result) =
-        poetry_load(&[&port, &args[0], args[1], args[2], args[3], args[4], args[5]]);
+    let (code, result) = poetry_load(port, &args);
     assert_eq!(code, Some(0), "{result:?}");
     assert_eq!(result["clients"], "300");
     assert_eq!(result["poems"], "300");
@@ -233,14 +233,12 @@ fn poetry_load_waits_for_the_blocking_servers_silent_queue() {
     // The second client hears nothing until the first poem is over (about
     // 0.7 s): no idle limit in this mode, unless one is asked for.
     let (_server, port) = serve(cargo_bin!("slowpoetry"), POEM, "0.1", "100");
-    let port = port.to_string();
-    let (code, result) = poetry_load(&[&port, "--clients", "2", "--poem", POEM]);
+    let (code, result) = poetry_load(port, &["--clients", "2", "--poem", POEM]);
     assert_eq!(code, Some(0), "{result:?}");
     assert_eq!(result["poems"], "2");
 
     let args = ["--clients", "2", "--poem", POEM, "--idle-limit", "0.2"];
-    let (code, result) =
-        poetry_load(&[&port, args[0], args[1], args[2], args[3], args[4], args[5]]);
+    let (code, result) = poetry_load(port, &args);
     assert_eq!(code, Some(1), "{result:?}");
     assert_eq!(result["poems"], "1");
     assert_eq!(result["timeouts"], "1");
