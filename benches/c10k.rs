@@ -340,55 +340,60 @@ struct Report<'a> {
     clients: u32,
 }
 
-/// A row of the table.
-struct Row {
-    server: String,
-    clients: String,
-    poems: String,
-    errors: String,
-    wall: String,
-    poems_time: String,
-    cpu: String,
-    load_cpu: String,
-    rss: String,
-    p50: String,
-    max: String,
-}
+/// The columns of the table: the heading on the terminal, its width there,
+/// and the heading in Markdown.
+const COLUMNS: [(&str, usize, &str); 11] = [
+    ("server", 36, "server"),
+    ("clients", 7, "clients"),
+    ("poems", 6, "poems"),
+    ("errors", 6, "errors"),
+    ("wall s", 8, "wall s"),
+    ("÷ poem", 7, "÷ one poem"),
+    ("srv CPU", 8, "server CPU s"),
+    ("load CPU", 8, "load CPU s"),
+    ("RSS MB", 7, "peak RSS MB"),
+    ("p50 s", 6, "p50 s"),
+    ("max s", 6, "max s"),
+];
+
+/// A row of the table, a cell for each of [`COLUMNS`].
+type Row = [String; 11];
 
 impl Report<'_> {
     fn rows(&self) -> Vec<Row> {
         let mut rows = Vec::new();
         for run in self.runs {
             let wall = run.number("seconds");
-            rows.push(Row {
-                server: run.kind.name().to_string(),
-                clients: run.clients.to_string(),
-                poems: decimal(run.number("poems"), 0),
-                errors: decimal(run.number("errors"), 0),
-                wall: decimal(wall, 1),
-                poems_time: decimal(wall.map(|wall| wall / self.one_poem), 1),
-                cpu: decimal(Some(run.cpu_seconds), 2),
-                load_cpu: decimal(run.number("cpu_s"), 2),
-                rss: decimal(run.peak_rss_mb, 1),
-                p50: decimal(run.number("p50_ms").map(|ms| ms / 1e3), 1),
-                max: decimal(run.number("max_ms").map(|ms| ms / 1e3), 1),
-            });
+            rows.push([
+                run.kind.name().to_string(),
+                run.clients.to_string(),
+                decimal(run.number("poems"), 0),
+                decimal(run.number("errors"), 0),
+                decimal(wall, 1),
+                decimal(wall.map(|wall| wall / self.one_poem), 1),
+                decimal(Some(run.cpu_seconds), 2),
+                decimal(run.number("cpu_s"), 2),
+                decimal(run.peak_rss_mb, 1),
+                decimal(run.number("p50_ms").map(|ms| ms / 1e3), 1),
+                decimal(run.number("max_ms").map(|ms| ms / 1e3), 1),
+            ]);
             if run.kind == Kind::Blocking && run.clients > 0 {
                 let times = f64::from(self.clients) / f64::from(run.clients);
                 let wall = wall.map(|wall| wall * times);
-                rows.push(Row {
-                    server: format!("slowpoetry (×{times:.0}, extrapolated)"),
-                    clients: self.clients.to_string(),
-                    poems: "-".into(),
-                    errors: "-".into(),
-                    wall: decimal(wall, 0),
-                    poems_time: decimal(wall.map(|wall| wall / self.one_poem), 0),
-                    cpu: decimal(Some(run.cpu_seconds * times), 1),
-                    load_cpu: "-".into(),
-                    rss: "-".into(),
-                    p50: "-".into(),
-                    max: "-".into(),
-                });
+                let none = || "-".to_string();
+                rows.push([
+                    format!("slowpoetry (×{times:.0}, extrapolated)"),
+                    self.clients.to_string(),
+                    none(),
+                    none(),
+                    decimal(wall, 0),
+                    decimal(wall.map(|wall| wall / self.one_poem), 0),
+                    decimal(Some(run.cpu_seconds * times), 1),
+                    none(),
+                    none(),
+                    none(),
+                    none(),
+                ]);
             }
         }
         rows
@@ -419,38 +424,16 @@ impl Report<'_> {
 
     fn text(&self) -> String {
         let mut text = String::new();
-        let mut line = |row: &Row| {
-            let _ = writeln!(
-                text,
-                "  {:<36} {:>7} {:>6} {:>6} {:>8} {:>7} {:>8} {:>8} {:>7} {:>6} {:>6}",
-                row.server,
-                row.clients,
-                row.poems,
-                row.errors,
-                row.wall,
-                row.poems_time,
-                row.cpu,
-                row.load_cpu,
-                row.rss,
-                row.p50,
-                row.max
-            );
-        };
-        line(&Row {
-            server: "server".into(),
-            clients: "clients".into(),
-            poems: "poems".into(),
-            errors: "errors".into(),
-            wall: "wall s".into(),
-            poems_time: "÷ poem".into(),
-            cpu: "srv CPU".into(),
-            load_cpu: "load CPU".into(),
-            rss: "RSS MB".into(),
-            p50: "p50 s".into(),
-            max: "max s".into(),
-        });
-        for row in self.rows() {
-            line(&row);
+        let headings: Vec<String> = COLUMNS.iter().map(|column| column.0.to_string()).collect();
+        for row in std::iter::once(headings).chain(self.rows().into_iter().map(Vec::from)) {
+            text.push(' ');
+            for (i, (cell, &(_, width, _))) in row.iter().zip(&COLUMNS).enumerate() {
+                let _ = match i {
+                    0 => write!(text, " {cell:<width$}"),
+                    _ => write!(text, " {cell:>width$}"),
+                };
+            }
+            text.push('\n');
         }
         for ratio in self.ratios() {
             let _ = writeln!(text, "  {ratio}");
@@ -495,26 +478,11 @@ impl Report<'_> {
             },
         );
         text.push('\n');
-        text.push_str(
-            "| server | clients | poems | errors | wall s | ÷ one poem | server CPU s | load CPU s | peak RSS MB | p50 s | max s |\n",
-        );
-        text.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+        let headings: Vec<&str> = COLUMNS.iter().map(|column| column.2).collect();
+        let _ = writeln!(text, "| {} |", headings.join(" | "));
+        let _ = writeln!(text, "|---|{}", "--:|".repeat(COLUMNS.len() - 1));
         for row in self.rows() {
-            let _ = writeln!(
-                text,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                row.server,
-                row.clients,
-                row.poems,
-                row.errors,
-                row.wall,
-                row.poems_time,
-                row.cpu,
-                row.load_cpu,
-                row.rss,
-                row.p50,
-                row.max
-            );
+            let _ = writeln!(text, "| {} |", row.join(" | "));
         }
         let ratios = self.ratios();
         if !ratios.is_empty() {

@@ -6,14 +6,13 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::Path;
 use std::thread;
 
 use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
-use common::{fetch, fetch_after_sending, lines, poem_size, port_of, Background, LIMIT};
+use common::{fetch, fetch_after_sending, poem_size, poetry_load, port_of, Background, LIMIT};
 use predicates::prelude::*;
 
 const POEM: &str = "poetry/science.txt";
@@ -195,37 +194,15 @@ fn a_port_already_taken_is_reported() {
         .stderr(predicate::str::contains("cannot listen on 127.0.0.1:"));
 }
 
-/// `poetry-load` against `port` with `args`: its exit code and its RESULT
-/// line's pairs.
-fn poetry_load(port: u16, args: &[&str]) -> (Option<i32>, HashMap<String, String>) {
-    let output = cargo_bin_cmd!("poetry-load")
-        .arg(port.to_string())
-        .args(args)
-        .timeout(LIMIT)
-        .output()
-        .unwrap();
-    let stdout = lines(&output.stdout);
-    let last = stdout.last().cloned().unwrap_or_default();
-    let pairs = last
-        .strip_prefix("RESULT ")
-        .unwrap_or_else(|| panic!("no RESULT line: {stdout:#?}"));
-    let pairs = pairs
-        .split_whitespace()
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(key, value)| (key.to_string(), value.to_string()))
-        .collect();
-    (output.status.code(), pairs)
-}
-
 #[test]
 fn poetry_load_reads_a_few_hundred_poems_at_once_all_checked() {
     let (_server, port) = reactor_server("0.01", "100");
-    let args = ["--clients", "300", "--ramp", "64", "--poem", POEM];
-    let (code, result) = poetry_load(port, &args);
-    assert_eq!(code, Some(0), "{result:?}");
-    assert_eq!(result["clients"], "300");
-    assert_eq!(result["poems"], "300");
-    assert_eq!(result["errors"], "0");
+    let port = port.to_string();
+    let run = poetry_load(&[&port, "--clients", "300", "--ramp", "64", "--poem", POEM]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.count("clients"), 300);
+    assert_eq!(run.count("poems"), 300);
+    assert_eq!(run.count("errors"), 0);
 }
 
 #[test]
@@ -233,15 +210,23 @@ fn poetry_load_waits_for_the_blocking_servers_silent_queue() {
     // The second client hears nothing until the first poem is over (about
     // 0.7 s): no idle limit in this mode, unless one is asked for.
     let (_server, port) = serve(cargo_bin!("slowpoetry"), POEM, "0.1", "100");
-    let (code, result) = poetry_load(port, &["--clients", "2", "--poem", POEM]);
-    assert_eq!(code, Some(0), "{result:?}");
-    assert_eq!(result["poems"], "2");
+    let port = port.to_string();
+    let run = poetry_load(&[&port, "--clients", "2", "--poem", POEM]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.count("poems"), 2);
 
-    let args = ["--clients", "2", "--poem", POEM, "--idle-limit", "0.2"];
-    let (code, result) = poetry_load(port, &args);
-    assert_eq!(code, Some(1), "{result:?}");
-    assert_eq!(result["poems"], "1");
-    assert_eq!(result["timeouts"], "1");
+    let run = poetry_load(&[
+        &port,
+        "--clients",
+        "2",
+        "--poem",
+        POEM,
+        "--idle-limit",
+        "0.2",
+    ]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.count("poems"), 1);
+    assert_eq!(run.count("timeouts"), 1);
 }
 
 #[test]
