@@ -54,11 +54,9 @@ use mini_twisted::poetry::line_reader;
 use nix::sys::resource::{getrusage, Usage, UsageWho};
 
 // The children's guard and their placement on the CPUs, shared with the
-// servers' benchmark.
-#[path = "common/children.rs"]
-#[allow(dead_code)]
-mod children;
-use children::{Guard, Placement};
+// other benchmarks that run programs.
+mod common;
+use common::{Guard, Placement};
 
 /// How long a server may take to print its port.
 const START_LIMIT: Duration = Duration::from_secs(20);

@@ -57,37 +57,27 @@
 //! failure if any run had an error or could not be measured. It reads
 //! `/proc`, so it runs on Linux only.
 
+mod common;
+
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use mini_twisted::poetry::{line_reader, parse_run_seconds};
-
-// The children's guard and their placement on the CPUs, shared with the
-// clients' benchmark.
-#[path = "common/children.rs"]
-mod children;
-use children::{Guard, Placement};
+use common::{
+    clock_ticks_per_second, cpu_ticks, decimal, describe_machine, errors, number, peak_rss_kb,
+    python_has_twisted, raise_open_files_limit, taken, Placement,
+};
+use mini_twisted::poetry::parse_run_seconds;
 
 /// The poem every server serves, relative to the repository root.
 const POEM: &str = "poetry/ecstasy.txt";
-/// How long a server may take to print its port. Python importing Twisted
-/// on a cold cache is the slow case.
-const START_LIMIT: Duration = Duration::from_secs(20);
 /// How long `poetry-load` may run beyond `--seconds`: its own limits (5 s
 /// for the last connections, 30 s to open the held ones) are below this,
 /// so it only trips if it hangs.
 const LOAD_GRACE: Duration = Duration::from_secs(60);
-/// Lines of a server's stderr kept to show what went wrong.
-const STDERR_KEPT: usize = 5;
 /// The goal for fastpoetry over fastpoetry-tokio, in connections per server
 /// CPU-second (Part 11).
 const FAST_GOAL: f64 = 1.0;
@@ -219,11 +209,10 @@ fn servers(
         command.extend(args.iter().map(OsString::from));
         command
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let twisted = if twisted_here {
         Ok(with_args(vec![
             "python3".into(),
-            root.join(twisted_script).into(),
+            common::root().join(twisted_script).into(),
         ]))
     } else {
         Err("`python3 -c \"import twisted\"` failed; `pip install twisted` enables it".to_string())
@@ -293,19 +282,6 @@ fn transform_servers(twisted_here: bool) -> Result<Vec<Server>, String> {
     )
 }
 
-fn python_has_twisted() -> bool {
-    let child = Command::new("python3")
-        .args(["-c", "import twisted"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    match child {
-        Ok(child) => matches!(Guard(child).wait_for(START_LIMIT), Some(0)),
-        Err(_) => false,
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The benchmark.
 // ---------------------------------------------------------------------------
@@ -339,25 +315,11 @@ impl Measurement {
     }
 }
 
-/// A number from a RESULT line.
-fn number(pairs: &HashMap<String, String>, key: &str) -> Option<f64> {
-    pairs.get(key).and_then(|value| value.parse().ok())
-}
-
-/// The errors a RESULT line counts; one if it does not say.
-fn errors(pairs: &HashMap<String, String>) -> u64 {
-    pairs
-        .get("errors")
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(1)
-}
-
 /// What every section needs to know about the run.
 struct Bench<'a> {
     options: &'a Options,
     placement: Placement,
     ticks: u64,
-    root: &'a Path,
     /// The RESULT line's pairs, section after section.
     result: Vec<String>,
     total_errors: u64,
@@ -365,7 +327,6 @@ struct Bench<'a> {
 }
 
 fn run_benchmark(options: &Options) -> Result<bool, String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let twisted_here = python_has_twisted();
     let placement = Placement::find();
     let ticks = clock_ticks_per_second();
@@ -383,7 +344,6 @@ fn run_benchmark(options: &Options) -> Result<bool, String> {
     let mut bench = Bench {
         options,
         ticks,
-        root,
         result: vec![
             format!("seconds={seconds}"),
             format!("rounds={}", options.rounds),
@@ -598,57 +558,6 @@ impl Bench<'_> {
         }
     }
 
-    /// Starts `program_and_args` on `cpu`, from the repository's root: the
-    /// guard that kills it, its stdout's lines, and the first lines of its
-    /// stderr as they come.
-    fn spawn(&self, cpu: u32, program_and_args: &[OsString]) -> Result<Spawned, String> {
-        let mut command = self.placement.command(cpu, program_and_args);
-        command
-            .current_dir(self.root)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let child = command
-            .spawn()
-            .map_err(|error| format!("cannot start {}: {error}", show(program_and_args)))?;
-        let mut guard = Guard(child);
-        let lines = line_reader(guard.0.stdout.take());
-        let complaints = keep_stderr(guard.0.stderr.take());
-        Ok((guard, lines, complaints))
-    }
-
-    /// Starts `server` on a free port: the guard that kills it, its pid,
-    /// its port, and its stderr as it comes.
-    fn start(&self, server: &[OsString]) -> Result<Started, String> {
-        let mut args = server.to_vec();
-        args.extend(["--port".into(), "0".into()]);
-        let (mut guard, lines, complaints) = self.spawn(0, &args)?;
-        let pid = guard.0.id();
-
-        let first = match lines.recv_timeout(START_LIMIT) {
-            Ok(line) => line,
-            Err(RecvTimeoutError::Timeout) => {
-                return Err(format!(
-                    "no port printed within {} s",
-                    START_LIMIT.as_secs()
-                ))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                let status = guard.wait_for(Duration::from_secs(1));
-                return Err(format!(
-                    "it exited (code {status:?}) without printing its port; it said {:?}",
-                    taken(&complaints)
-                ));
-            }
-        };
-        let port = port_of(&first).ok_or_else(|| format!("no port in its first line {first:?}"))?;
-        Ok(Started {
-            guard,
-            pid,
-            port,
-            complaints,
-        })
-    }
-
     /// One server at one level of concurrency, from start to kill.
     fn measure(
         &self,
@@ -656,7 +565,7 @@ impl Bench<'_> {
         load_args: &[OsString],
         concurrency: u32,
     ) -> Result<Measurement, String> {
-        let mut started = self.start(server)?;
+        let mut started = self.placement.start(server)?;
         let pid = started.pid;
         let mut args = load_args.to_vec();
         args.extend([
@@ -670,7 +579,9 @@ impl Bench<'_> {
         // say) is not charged to the connections.
         let before = cpu_ticks(pid)?;
         let overflows_before = time_wait_overflows();
-        let load = self.run_load(started.port, &args, self.options.seconds)?;
+        let load =
+            self.placement
+                .run_load(started.port, &args, self.options.seconds + LOAD_GRACE)?;
         let after = cpu_ticks(pid)?;
         let time_wait_skipped = time_wait_overflows()
             .zip(overflows_before)
@@ -688,56 +599,6 @@ impl Bench<'_> {
             time_wait_skipped,
             complaints: taken(&started.complaints),
         })
-    }
-
-    /// Runs `poetry-load` against `port` with `args` and returns its RESULT
-    /// line's pairs.
-    fn run_load(
-        &self,
-        port: u16,
-        args: &[OsString],
-        seconds: Duration,
-    ) -> Result<HashMap<String, String>, String> {
-        let mut all: Vec<OsString> = vec![
-            env!("CARGO_BIN_EXE_poetry-load").into(),
-            format!("127.0.0.1:{port}").into(),
-        ];
-        all.extend_from_slice(args);
-        let (mut load, lines, complaints) = self.spawn(1, &all)?;
-
-        let deadline = Instant::now() + seconds + LOAD_GRACE;
-        let mut result = None;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(pairs) = line.strip_prefix("RESULT ") {
-                        result = Some(pairs.to_string());
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(format!(
-                        "poetry-load still running {} s after its end; killed",
-                        LOAD_GRACE.as_secs()
-                    ))
-                }
-            }
-        }
-        // Its exit code says only whether there were errors, which the
-        // RESULT line counts by kind; the wait is to leave no zombie.
-        load.wait_for(Duration::from_secs(5));
-        let Some(pairs) = result else {
-            return Err(format!(
-                "poetry-load printed no RESULT line; it said {:?}",
-                taken(&complaints)
-            ));
-        };
-        Ok(pairs
-            .split_whitespace()
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(key, value)| (key.to_string(), value.to_string()))
-            .collect())
     }
 
     // ANCHOR: hold
@@ -776,7 +637,7 @@ impl Bench<'_> {
                 println!("  {:<13} skipped", server.name);
                 continue;
             };
-            let held = self.start(command).and_then(|started| {
+            let held = self.placement.start(command).and_then(|started| {
                 let args: Vec<OsString> = vec![
                     "--hold".into(),
                     count.to_string().into(),
@@ -785,7 +646,9 @@ impl Bench<'_> {
                     "--seconds".into(),
                     seconds.as_secs_f64().to_string().into(),
                 ];
-                let pairs = self.run_load(started.port, &args, seconds)?;
+                let pairs = self
+                    .placement
+                    .run_load(started.port, &args, seconds + LOAD_GRACE)?;
                 Ok((pairs, taken(&started.complaints)))
             });
             let (pairs, complaints) = match held {
@@ -849,37 +712,6 @@ impl Bench<'_> {
         );
     }
     // ANCHOR_END: hold
-}
-
-/// A child process: its guard, its stdout's lines, its stderr's first lines.
-type Spawned = (Guard, Receiver<String>, Arc<Mutex<Vec<String>>>);
-
-/// A server that has printed its port.
-struct Started {
-    guard: Guard,
-    pid: u32,
-    port: u16,
-    complaints: Arc<Mutex<Vec<String>>>,
-}
-
-/// Raises this process's soft limit on open files to `needed`, so that the
-/// children it starts (which inherit it) can hold the connections; an
-/// error that says what to do when the hard limit is lower.
-fn raise_open_files_limit(needed: u64) -> Result<(), String> {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)
-        .map_err(|error| format!("cannot read the limit on open files: {error}"))?;
-    if soft >= needed {
-        return Ok(());
-    }
-    if hard < needed {
-        return Err(format!(
-            "it needs {needed} open files per process, and the hard limit is {hard} \
-             (raise it, as root, or run with a smaller --hold)"
-        ));
-    }
-    setrlimit(Resource::RLIMIT_NOFILE, needed, hard)
-        .map_err(|error| format!("cannot raise the limit on open files to {needed}: {error}"))
 }
 
 /// How many times the kernel has skipped TIME_WAIT for want of room:
@@ -970,153 +802,4 @@ fn print_row(name: &str, runs: &[Measurement]) {
             0
         ),
     );
-}
-
-// ---------------------------------------------------------------------------
-// Child processes.
-// ---------------------------------------------------------------------------
-
-/// Keeps the first lines of a child's stderr, reading (and dropping) the
-/// rest so that the child never blocks on it.
-fn keep_stderr(stderr: Option<impl Read + Send + 'static>) -> Arc<Mutex<Vec<String>>> {
-    let kept = Arc::new(Mutex::new(Vec::new()));
-    if let Some(stderr) = stderr {
-        let keeper = Arc::clone(&kept);
-        thread::spawn(move || {
-            let mut count = 0;
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                count += 1;
-                if let Ok(mut kept) = keeper.lock() {
-                    if count <= STDERR_KEPT {
-                        kept.push(line);
-                    } else if count == STDERR_KEPT + 1 {
-                        kept.push("(and more)".to_string());
-                    }
-                }
-            }
-        });
-    }
-    kept
-}
-
-fn taken(kept: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
-    kept.lock().map(|lines| lines.clone()).unwrap_or_default()
-}
-
-/// The port at the end of `Serving FILE on HOST:PORT.`
-fn port_of(line: &str) -> Option<u16> {
-    line.strip_prefix("Serving ")?
-        .trim_end()
-        .strip_suffix('.')?
-        .rsplit_once(':')?
-        .1
-        .parse()
-        .ok()
-}
-
-fn show(args: &[OsString]) -> String {
-    args.iter()
-        .map(|arg| arg.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-// ---------------------------------------------------------------------------
-// What the kernel says.
-// ---------------------------------------------------------------------------
-
-/// User plus system clock ticks of process `pid`: fields 14 and 15 of
-/// `/proc/PID/stat`, which cover all its threads.
-fn cpu_ticks(pid: u32) -> Result<u64, String> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = fs::read_to_string(&path).map_err(|error| format!("cannot read {path}: {error}"))?;
-    // The name (field 2) may hold spaces: count from the `)` that ends it,
-    // after which field 3 comes.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let field = |number: usize| -> Result<u64, String> {
-        fields
-            .get(number - 3)
-            .and_then(|text| text.parse().ok())
-            .ok_or_else(|| format!("{path} has no field {number}"))
-    };
-    Ok(field(14)? + field(15)?)
-}
-
-/// The peak resident memory of `pid` in kB (`VmHWM` in `/proc/PID/status`).
-fn peak_rss_kb(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// `getconf CLK_TCK`, or 100 (the value on every common Linux) if it fails.
-fn clock_ticks_per_second() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .filter(|&ticks| ticks > 0)
-        .unwrap_or(100)
-}
-
-/// The settings that decide whether a burst of connections fits: printed
-/// so that a surprising figure can be traced to the machine.
-fn describe_machine(placement: &Placement, ticks: u64) {
-    let read = |path: &str| -> String {
-        fs::read_to_string(path).map_or("unknown".to_string(), |text| {
-            text.split_whitespace().collect::<Vec<_>>().join("-")
-        })
-    };
-    println!(
-        "machine: {} CPUs; {}",
-        placement.cpus,
-        if placement.pinned {
-            "pinned: server on CPU 0, poetry-load on CPU 1 (taskset)"
-        } else {
-            "NOT pinned (needs taskset and two CPUs): server and load share the CPUs"
-        }
-    );
-    println!(
-        "kernel: somaxconn {}, local ports {}, tcp_tw_reuse {}, tcp_max_tw_buckets {}, \
-         {ticks} clock ticks a second",
-        read("/proc/sys/net/core/somaxconn"),
-        read("/proc/sys/net/ipv4/ip_local_port_range"),
-        read("/proc/sys/net/ipv4/tcp_tw_reuse"),
-        read("/proc/sys/net/ipv4/tcp_max_tw_buckets"),
-    );
-    // The first three fields: the run queue over 1, 5 and 15 minutes.
-    let averages: Vec<String> = fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    println!("load average: {}", averages.join(" "));
-    let one_minute = averages.first().and_then(|text| text.parse::<f64>().ok());
-    if one_minute.is_some_and(|load| load > 0.5) {
-        println!(
-            "  (busy in the last minute, maybe with a previous run: work beside the servers skews the figures)"
-        );
-    }
-}
-
-fn decimal(value: Option<f64>, places: usize) -> String {
-    match value {
-        Some(value) if value.is_finite() => format!("{value:.places$}"),
-        _ => "na".to_string(),
-    }
 }

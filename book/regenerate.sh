@@ -725,6 +725,36 @@ part21() {
 }
 
 # ---------------------------------------------------------------------------
+# Part 22: two clients of the slow server, the second starting while the
+# first is served: the blocking server (one after the other) and the
+# reactor's (both at once). 7 sends of 100 bytes 0.1 s apart a poem. The
+# server is 10000; its clients 52814 and 52815, in the order greeted.
+# ---------------------------------------------------------------------------
+part22() {
+    local out=book/src/transcripts/part22
+    mkdir -p "$out"
+    local server
+    for server in slowpoetry slowpoetry-reactor; do
+        serve "$server" "$bin/$server" --port 0 --num-bytes 100 poetry/science.txt
+        local server_pid=$pid server_port=$port
+        "$bin/get-poetry-blocking" "$port" > /dev/null &
+        local first=$!
+        track "$first"
+        sleep 0.25
+        "$bin/get-poetry-blocking" "$port" > /dev/null
+        wait "$first"
+        untrack "$first"
+        stop "$server_pid"
+        local peers
+        mapfile -t peers < <(grep -oE '^Somebody at 127\.0\.0\.1:[0-9]+' "$scratch/$server.out" | grep -oE '[0-9]+$')
+        {
+            echo "\$ cargo run --bin $server -- --port 10000 --num-bytes 100 poetry/science.txt"
+            normalise "$server_port=10000" "${peers[0]}=52814" "${peers[1]}=52815" < "$scratch/$server.out"
+        } > "$out/$server.txt"
+    done
+}
+
+# ---------------------------------------------------------------------------
 # Which parts to run: the names given, or every part in book order.
 # ---------------------------------------------------------------------------
 mapfile -t parts < <(compgen -A function | grep -E '^part[0-9]+$' | sort)

@@ -100,6 +100,8 @@ fn a_long_port_is_quoted_short_by_every_server() {
         "slowpoetry",
         "fastpoetry",
         "fastpoetry-tokio",
+        "slowpoetry-reactor",
+        "slowpoetry-tokio",
         "transformedpoetry",
         "transformedpoetry-tokio",
     ] {

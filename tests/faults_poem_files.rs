@@ -25,9 +25,11 @@ const PROMPT: Duration = Duration::from_secs(10);
 const NOBODY: u32 = 65534;
 
 /// The programs that serve or check a poem file, and their binaries.
-fn programs() -> [(&'static str, &'static Path); 4] {
+fn programs() -> [(&'static str, &'static Path); 6] {
     [
         ("slowpoetry", cargo_bin!("slowpoetry")),
+        ("slowpoetry-reactor", cargo_bin!("slowpoetry-reactor")),
+        ("slowpoetry-tokio", cargo_bin!("slowpoetry-tokio")),
         ("fastpoetry", cargo_bin!("fastpoetry")),
         ("fastpoetry-tokio", cargo_bin!("fastpoetry-tokio")),
         ("poetry-load", cargo_bin!("poetry-load")),

@@ -52,6 +52,20 @@ fn slowpoetry_sends_every_byte_to_a_client_that_speaks_first() {
 }
 
 #[test]
+fn slowpoetry_reactor_sends_every_byte_to_a_client_that_speaks_first() {
+    let program = assert_cmd::cargo::cargo_bin!("slowpoetry-reactor");
+    let options = ["--delay", "0", "--num-bytes", "1000000"];
+    check("slowpoetry-reactor", program, &options);
+}
+
+#[test]
+fn slowpoetry_tokio_sends_every_byte_to_a_client_that_speaks_first() {
+    let program = assert_cmd::cargo::cargo_bin!("slowpoetry-tokio");
+    let options = ["--delay", "0", "--num-bytes", "1000000"];
+    check("slowpoetry-tokio", program, &options);
+}
+
+#[test]
 fn fastpoetry_sends_every_byte_to_a_client_that_speaks_first() {
     check(
         "fastpoetry",

@@ -104,7 +104,7 @@ fn recipe(name: &str) -> Option<Recipe> {
         _others: Vec::new(),
     };
     match name {
-        "slowpoetry" => {
+        "slowpoetry" | "slowpoetry-reactor" | "slowpoetry-tokio" => {
             recipe.kind = Kind::Server;
             let args = ["--port", "0", "--delay", "0", "--num-bytes", "1000", POEM];
             recipe.args = strings(&args);

@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::collections::HashMap;
-
 use assert_cmd::cargo::cargo_bin_cmd;
-use common::{dead_port, lines, port_of, Background, LIMIT};
+use common::{dead_port, poetry_load, port_of, Background, Run, LIMIT};
 use predicates::prelude::*;
 
 const POEM: &str = "poetry/ecstasy.txt";
@@ -30,45 +28,6 @@ fn tokio_server(poem: &str) -> (Background, u16) {
         &["--port", "0", poem],
         &format!("Serving {poem} on"),
     )
-}
-
-/// What a run of `poetry-load` ended with.
-struct Run {
-    code: Option<i32>,
-    /// The pairs of its RESULT line.
-    result: HashMap<String, String>,
-    stderr: String,
-}
-
-impl Run {
-    fn count(&self, key: &str) -> u64 {
-        self.result
-            .get(key)
-            .and_then(|value| value.parse().ok())
-            .unwrap_or_else(|| panic!("no count {key} in {:?}", self.result))
-    }
-}
-
-fn poetry_load(args: &[&str]) -> Run {
-    let output = cargo_bin_cmd!("poetry-load")
-        .args(args)
-        .timeout(LIMIT)
-        .output()
-        .unwrap();
-    let stdout = lines(&output.stdout);
-    let last = stdout.last().cloned().unwrap_or_default();
-    let pairs = last
-        .strip_prefix("RESULT ")
-        .unwrap_or_else(|| panic!("the last line is not a RESULT line: {stdout:#?}"));
-    Run {
-        code: output.status.code(),
-        result: pairs
-            .split_whitespace()
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(key, value)| (key.to_string(), value.to_string()))
-            .collect(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 #[test]

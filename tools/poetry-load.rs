@@ -18,6 +18,20 @@
 //!   `--seconds`, and reads the server's memory and open descriptors from
 //!   `/proc/PID` before and while they are held.
 //!
+//! And one serves Part 22's, ten thousand slow readers at once:
+//!
+//! - `--clients N` opens N connections together, each of which reads its
+//!   poem once, to the end, checked byte for byte; it waits for all of them
+//!   (within `--time-limit`) and reports the wall time from the first
+//!   connect to the end of the last poem, and each connection's time. The
+//!   connects are started `--ramp` at a time (each batch's handshakes done
+//!   before more begin): ten thousand SYNs at once would overflow the
+//!   kernel's queues, and every SYN it drops is tried again only a second
+//!   later, which would put whole seconds into a measurement of pacing. A
+//!   blocking server's clients wait in its listen queue, silent, until it
+//!   serves them, so this mode has no idle limit unless `--idle-limit` sets
+//!   one.
+//!
 //! It uses neither our framework nor tokio, so that it treats the servers it
 //! compares (`fastpoetry` on mini-twisted, `fastpoetry-tokio`, and the
 //! Twisted original) in exactly the same way. One thread, one `mio::Poll`.
@@ -28,6 +42,7 @@
 //! cargo run --release --bin poetry-load -- 10000 --concurrency 100 --seconds 5 --poem poetry/ecstasy.txt
 //! cargo run --release --bin poetry-load -- 10001 --netstring --poem poetry/ecstasy.txt
 //! cargo run --release --bin poetry-load -- 10001 --hold 1000 --server-pid "$(pgrep -n transformedpoe)"
+//! cargo run --release --bin poetry-load -- 10002 --clients 1000 --poem poetry/science.txt
 //! ```
 //!
 //! The last line starts with `RESULT ` and holds `key=value` pairs for
@@ -53,8 +68,9 @@ use mini_twisted::poetry::{check_poem_file, excerpt, parse_run_seconds, Address,
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-/// A connection that has heard nothing for this long has failed. Far above
-/// any honest latency on loopback, so that only a stuck server trips it.
+/// A connection that has heard nothing for this long has failed (unless
+/// `--idle-limit` says otherwise). Far above any honest latency on
+/// loopback, so that only a stuck server trips it.
 const IDLE_LIMIT: Duration = Duration::from_secs(10);
 /// Once the run is over, how long the connections still open may take to
 /// finish before they are given up (and counted as timeouts).
@@ -77,7 +93,8 @@ const SPARE_DESCRIPTORS: u64 = 32;
 #[command(
     name = "poetry-load",
     after_help = "Errors are counted by kind: refused, reset, mismatched (not the poem's \
-                  bytes), timeouts (silent for 10 s, or still open 5 s after the run), \
+                  bytes), timeouts (silent for 10 s or --idle-limit, or still open 5 s \
+                  after the run or at --clients' --time-limit), \
                   no_port (no free local port) and other. The last line starts with \
                   RESULT and holds key=value pairs for scripts.\n\n\
                   Exit status: 0 when every connection delivered the poem (with --hold: \
@@ -93,6 +110,29 @@ struct Options {
     /// How many connections to keep in flight at once
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     concurrency: u32,
+
+    /// Instead of a stream of fetches: open N connections at once, each
+    /// reading its poem once, and wait for them all (Part 22)
+    #[arg(long, value_name = "N",
+          conflicts_with_all = ["concurrency", "seconds", "max_connections", "netstring", "hold"],
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    clients: Option<u32>,
+
+    /// With --clients: how many connects may be in progress at once
+    #[arg(long, value_name = "N", default_value_t = 256, requires = "clients",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    ramp: u32,
+
+    /// With --clients: the longest the whole run may take, in seconds;
+    /// connections still open then count as timeouts
+    #[arg(long, value_name = "SECONDS", default_value = "600", requires = "clients",
+          value_parser = Checked(parse_run_seconds))]
+    time_limit: Duration,
+
+    /// Fail a connection that has heard nothing for this many seconds
+    /// [default: 10, and none with --clients]
+    #[arg(long, value_name = "SECONDS", value_parser = Checked(parse_run_seconds))]
+    idle_limit: Option<Duration>,
 
     /// How long to keep starting connections, in seconds (decimals are
     /// fine); the connections still open then are given a few seconds to end
@@ -140,6 +180,18 @@ fn main() -> ExitCode {
     let options = Options::parse();
     let target = check_usage(&options);
     let outcome = match (options.hold, options.server_pid) {
+        _ if options.clients.is_some() => {
+            let exchange = exchange(&options);
+            let count = options.clients.unwrap_or(1);
+            println!(
+                "poetry-load: {target}, {count} clients at once (connects {} at a time), \
+                 every poem checked against {} ({} bytes)",
+                options.ramp,
+                exchange.described,
+                exchange.expected.len()
+            );
+            run_clients(&options, target, &exchange.expected).map(|clients| clients.report())
+        }
         (Some(count), Some(pid)) => {
             println!(
                 "poetry-load: {target}, holding {count} idle connections for {} s, \
@@ -200,9 +252,10 @@ fn check_usage(options: &Options) -> SocketAddr {
     }
     // Running out of descriptors mid-run would turn a question about the
     // server into one about this machine: refuse up front instead.
-    let (option, count) = match options.hold {
-        Some(count) => ("--hold", count),
-        None => ("--concurrency", options.concurrency),
+    let (option, count) = match (options.hold, options.clients) {
+        (Some(count), _) => ("--hold", count),
+        (None, Some(count)) => ("--clients", count),
+        (None, None) => ("--concurrency", options.concurrency),
     };
     let needed = u64::from(count) + SPARE_DESCRIPTORS;
     if let Some(limit) = open_files_limit() {
@@ -279,7 +332,7 @@ struct Connection {
     socket: TcpStream,
     /// When its connect began: latency runs from here to the end of the poem.
     started: Instant,
-    /// When it last made progress, for [`IDLE_LIMIT`].
+    /// When it last made progress, for the idle limit.
     heard: Instant,
     /// Bytes of the request sent so far (there is none but in --netstring).
     sent: usize,
@@ -287,6 +340,8 @@ struct Connection {
     received: usize,
     /// Where the bytes first differed from the poem, if they have.
     differs_at: Option<usize>,
+    /// Whether its connect is known to be done (followed by --clients only).
+    connected: bool,
 }
 
 /// What one read left a connection in.
@@ -307,7 +362,7 @@ enum Failure {
     Reset,
     /// The bytes were not the poem: different, too few or too many.
     Mismatched,
-    /// Nothing heard for [`IDLE_LIMIT`], or not finished in [`FINISH_LIMIT`].
+    /// Nothing heard for the idle limit, or not finished in time.
     TimedOut,
     /// No free local port to connect from (ephemeral ports exhausted).
     NoPort,
@@ -393,6 +448,8 @@ struct Load {
     max_connections: Option<u64>,
     /// Readable only, unless there is a request to send.
     interest: Interest,
+    /// A connection silent for longer has failed; `None`: no such limit.
+    idle_limit: Option<Duration>,
     tally: Tally,
 }
 
@@ -410,6 +467,7 @@ fn run(options: &Options, target: SocketAddr, exchange: &Exchange) -> io::Result
         } else {
             Interest::READABLE | Interest::WRITABLE
         },
+        idle_limit: Some(options.idle_limit.unwrap_or(IDLE_LIMIT)),
         tally: Tally::new(options.concurrency),
     };
     let mut events = Events::with_capacity(1024);
@@ -444,7 +502,11 @@ fn run(options: &Options, target: SocketAddr, exchange: &Exchange) -> io::Result
                 break;
             }
             if now >= stopped_at + FINISH_LIMIT {
-                load.give_up_on_open();
+                let why = format!(
+                    "still open {} s after the run ended",
+                    FINISH_LIMIT.as_secs()
+                );
+                load.give_up_on_open(&why);
                 break;
             }
         }
@@ -647,6 +709,7 @@ impl Load {
                     sent: 0,
                     received: 0,
                     differs_at: None,
+                    connected: false,
                 });
                 self.open += 1;
             }
@@ -678,32 +741,192 @@ impl Load {
         }
     }
 
-    /// Fails the connections that have heard nothing for [`IDLE_LIMIT`].
+    /// Fails the connections that have heard nothing for the idle limit.
     fn sweep(&mut self, starting: bool) {
+        let Some(limit) = self.idle_limit else {
+            return;
+        };
         let now = Instant::now();
         for slot in 0..self.slots.len() {
             let idle = self.slots[slot]
                 .as_ref()
-                .is_some_and(|connection| now.duration_since(connection.heard) > IDLE_LIMIT);
+                .is_some_and(|connection| now.duration_since(connection.heard) > limit);
             if idle {
-                let message = format!("nothing heard for {} s", IDLE_LIMIT.as_secs());
+                let message = format!("nothing heard for {} s", limit.as_secs_f64());
                 self.finish(slot, Progress::Failed(Failure::TimedOut, message));
                 self.start_if(slot, starting);
             }
         }
     }
 
-    /// The run is over and these connections did not finish in time.
-    fn give_up_on_open(&mut self) {
+    /// The run is over and these connections did not finish in time:
+    /// `why` says which time.
+    fn give_up_on_open(&mut self, why: &str) {
         for slot in 0..self.slots.len() {
             if self.slots[slot].is_some() {
-                let message = format!(
-                    "still open {} s after the run ended",
-                    FINISH_LIMIT.as_secs()
-                );
+                let message = why.to_string();
                 self.finish(slot, Progress::Failed(Failure::TimedOut, message));
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Slow readers, all at once (--clients).
+// ---------------------------------------------------------------------------
+
+/// What a --clients run found.
+struct Clients {
+    tally: Tally,
+    /// From the first connect to the end of the last poem; to the end of
+    /// the run when no poem arrived.
+    wall: Duration,
+    /// How long it took until every connect had been started.
+    ramped: Duration,
+    ramp: u32,
+}
+
+// ANCHOR: clients
+/// Opens `--clients` connections to `target`, at most `--ramp` connects in
+/// progress at a time, lets each read `poem` to the end, and waits for
+/// every one of them, or for `--time-limit`.
+fn run_clients(options: &Options, target: SocketAddr, poem: &[u8]) -> io::Result<Clients> {
+    let count = options.clients.unwrap_or(1) as usize;
+    let ramp = options.ramp as usize;
+    let mut load = Load {
+        poll: Poll::new()?,
+        target,
+        slots: (0..count).map(|_| None).collect(),
+        open: 0,
+        paused: VecDeque::new(),
+        max_connections: None,
+        // Writable too: that event is how a connect says it is done.
+        interest: Interest::READABLE | Interest::WRITABLE,
+        idle_limit: options.idle_limit,
+        tally: Tally::new(count as u32),
+    };
+    let mut events = Events::with_capacity(1024);
+    let mut buffer = vec![0; 64 * 1024];
+    let begin = Instant::now();
+    let give_up = begin + options.time_limit;
+    let mut next_sweep = begin + SWEEP_EVERY;
+    let mut last_poem = None;
+    let mut ramped = None;
+    // The next slot to start, and how many connects are in progress.
+    let (mut next, mut connecting) = (0, 0);
+    loop {
+        while next < count && connecting < ramp {
+            load.start_if(next, true);
+            connecting += usize::from(load.slots[next].is_some());
+            next += 1;
+        }
+        // A connect that failed at once is counted; it is not tried again.
+        load.paused.clear();
+        if next == count {
+            ramped.get_or_insert(begin.elapsed());
+            if load.open == 0 {
+                break;
+            }
+        }
+        let now = Instant::now();
+        if now >= give_up {
+            let limit = options.time_limit.as_secs_f64();
+            load.give_up_on_open(&format!("still open at the time limit, {limit} s"));
+            break;
+        }
+        poll_quietly(&mut load.poll, &mut events, next_sweep.min(give_up))?;
+
+        for event in &events {
+            let slot = event.token().0;
+            let Some(connection) = load.slots.get_mut(slot).and_then(Option::as_mut) else {
+                continue; // an event for a connection already closed
+            };
+            if !connection.connected && connection.socket.peer_addr().is_ok() {
+                connection.connected = true;
+                connecting -= 1;
+            }
+            let progress = read_poem(connection, &mut buffer, poem, event.is_error());
+            if !matches!(progress, Progress::Waiting) {
+                if !connection.connected {
+                    connecting -= 1; // failed before it was connected
+                }
+                if matches!(progress, Progress::Poem) {
+                    last_poem = Some(Instant::now());
+                }
+                load.finish(slot, progress);
+            }
+        }
+
+        if Instant::now() >= next_sweep {
+            load.sweep(false);
+            // The sweep may have ended connects in progress: count again.
+            connecting = load.slots.iter().flatten().filter(|c| !c.connected).count();
+            next_sweep = Instant::now() + SWEEP_EVERY;
+        }
+    }
+    load.tally.elapsed = begin.elapsed();
+    Ok(Clients {
+        wall: last_poem.map_or(load.tally.elapsed, |end| end.duration_since(begin)),
+        ramped: ramped.unwrap_or(load.tally.elapsed),
+        ramp: options.ramp,
+        tally: load.tally,
+    })
+}
+// ANCHOR_END: clients
+
+impl Clients {
+    /// Prints what the run found; the number of errors.
+    fn report(&self) -> u64 {
+        let tally = &self.tally;
+        let wall = self.wall.as_secs_f64();
+        let mut sorted = tally.latencies.clone();
+        sorted.sort_unstable();
+        let min = sorted.first().map(|&micros| f64::from(micros) / 1e3);
+        let p50 = percentile_ms(&sorted, 0.50);
+        let p99 = percentile_ms(&sorted, 0.99);
+        let max = sorted.last().map(|&micros| f64::from(micros) / 1e3);
+        let ms = |value: Option<f64>| value.map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
+        println!(
+            "clients      {} poems of {} in {wall:.2} s (first connect to end of last poem), \
+             every byte checked",
+            tally.completed, tally.concurrency
+        );
+        println!(
+            "ramp         every connect started within {:.2} s, {} at a time",
+            self.ramped.as_secs_f64(),
+            self.ramp
+        );
+        let cpu = own_cpu_seconds();
+        if let Some(cpu) = cpu {
+            println!("own CPU      {cpu:.2} s");
+        }
+        println!(
+            "per client   min {}, p50 {}, p99 {}, max {} (start of connect to end of poem)",
+            ms(min),
+            ms(p50),
+            ms(p99),
+            ms(max)
+        );
+        let errors = tally.report_errors();
+        let number = |value: Option<f64>| value.map_or("na".to_string(), |ms| format!("{ms:.1}"));
+        let mut pairs = vec![
+            format!("clients={}", tally.concurrency),
+            format!("poems={}", tally.completed),
+            format!("seconds={wall:.3}"),
+            format!("ramp_s={:.3}", self.ramped.as_secs_f64()),
+            format!("min_ms={}", number(min)),
+            format!("p50_ms={}", number(p50)),
+            format!("p99_ms={}", number(p99)),
+            format!("max_ms={}", number(max)),
+            format!(
+                "cpu_s={}",
+                cpu.map_or("na".to_string(), |s| format!("{s:.2}"))
+            ),
+            format!("started={}", tally.started),
+        ];
+        pairs.extend(errors);
+        println!("RESULT {}", pairs.join(" "));
+        tally.errors()
     }
 }
 

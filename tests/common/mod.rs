@@ -460,3 +460,44 @@ pub fn program(name: &str) -> PathBuf {
     let showcase = Path::new(env!("CARGO_BIN_EXE_showcase"));
     showcase.parent().expect("a folder").join(name)
 }
+
+/// What a run of `poetry-load` ended with.
+pub struct Run {
+    pub code: Option<i32>,
+    /// The pairs of its RESULT line.
+    pub result: std::collections::HashMap<String, String>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn count(&self, key: &str) -> u64 {
+        self.result
+            .get(key)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no count {key} in {:?}", self.result))
+    }
+}
+
+/// Runs `poetry-load` with `args` (bounded by [`LIMIT`]) and reads its
+/// RESULT line, which must be its last.
+pub fn poetry_load(args: &[&str]) -> Run {
+    let output = assert_cmd::cargo::cargo_bin_cmd!("poetry-load")
+        .args(args)
+        .timeout(LIMIT)
+        .output()
+        .unwrap();
+    let stdout = lines(&output.stdout);
+    let last = stdout.last().cloned().unwrap_or_default();
+    let pairs = last
+        .strip_prefix("RESULT ")
+        .unwrap_or_else(|| panic!("the last line is not a RESULT line: {stdout:#?}"));
+    Run {
+        code: output.status.code(),
+        result: pairs
+            .split_whitespace()
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
