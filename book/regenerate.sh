@@ -6,7 +6,7 @@
 #     bash book/regenerate.sh                 # every part, in book order
 #     bash book/regenerate.sh part17 part19   # only those parts
 #
-# The parts are part02 to part14 and part16 to part20: one function each,
+# The parts are part02 to part14 and part16 to part22: one function each,
 # below the shared helpers. A part starts the servers it needs, on free
 # ports, and stops them; nothing it does depends on another part. Ports are
 # normalised to the ones each chapter's "Run it" uses (10000, 10001, ...;
@@ -18,9 +18,9 @@
 # the chapters' runs do: Part 2's experiment at its real settings (40 s),
 # Part 10's six downloads from a slow server (40 s), the clients of Parts
 # 4, 5 and 8 against slow servers at Part 2's settings (20, 10 and 15 s),
-# Part 19's slow server (10 s) and Part 3's countdown (7 s). Part 20, added
-# since, takes 16 s more (its client at Part 2's pace, twice). Every other
-# part takes a second or two. The script prints each part's time as it goes.
+# Part 19's slow server (10 s) and Part 3's countdown (7 s). Parts 20 and
+# 21, added since, take 16 s and 27 s more (their clients at Part 2's pace,
+# twice and four times). Every other part takes a second or two. The script prints each part's time as it goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The transcripts show what a reader sees with no backtrace asked for; with
