@@ -1276,7 +1276,11 @@ fn program_groups(manifest: &str) -> Vec<(String, String)> {
         } else if line.starts_with('[') {
             in_bin = line == "[[bin]]";
         } else if let (true, Some(value)) = (in_bin, line.strip_prefix("name")) {
-            let name = value.trim().trim_start_matches('=').trim().trim_matches('"');
+            let name = value
+                .trim()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"');
             found.push((name.to_string(), group.clone()));
         }
     }
@@ -1355,7 +1359,10 @@ fn the_last_chapter_maps_every_program_to_its_part() {
     );
 
     // The check itself catches each kind of mistake.
-    let declared = [("a".to_string(), "2".to_string()), ("b".to_string(), "3".to_string())];
+    let declared = [
+        ("a".to_string(), "2".to_string()),
+        ("b".to_string(), "3".to_string()),
+    ];
     let map = "## Every program, by part\n\n| part | programs |\n|---|---|\n\
                | [2](x.md) | `a`, `c` |\n| 4 | `b`, `a` |\n";
     let rows = map_rows(map, "Every program, by part");

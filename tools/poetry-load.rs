@@ -23,11 +23,14 @@
 //! - `--clients N` opens N connections together, each of which reads its
 //!   poem once, to the end, checked byte for byte; it waits for all of them
 //!   (within `--time-limit`) and reports the wall time from the first
-//!   connect to the end of the last poem, and each connection's time. The
-//!   connects are started `--ramp` at a time (each batch's handshakes done
-//!   before more begin): ten thousand SYNs at once would overflow the
-//!   kernel's queues, and every SYN it drops is tried again only a second
-//!   later, which would put whole seconds into a measurement of pacing. A
+//!   connect to the end of the last poem, and each connection's time. At
+//!   most `--ramp` connections at a time wait for the server's first byte;
+//!   the next connect starts when one of them hears it. Ten thousand SYNs at
+//!   once would overflow the kernel's queues, and so would connects that
+//!   finish their handshakes faster than the server accepts them (the
+//!   kernel completes a handshake before the server accepts it): every SYN
+//!   the kernel drops is tried again only a second later, which would put
+//!   whole seconds into a measurement of pacing. A
 //!   blocking server's clients wait in its listen queue, silent, until it
 //!   serves them, so this mode has no idle limit unless `--idle-limit` sets
 //!   one.
@@ -118,7 +121,8 @@ struct Options {
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     clients: Option<u32>,
 
-    /// With --clients: how many connects may be in progress at once
+    /// With --clients: how many connections may wait for the server's first
+    /// byte at once (a connect starts when one of them hears it)
     #[arg(long, value_name = "N", default_value_t = 256, requires = "clients",
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     ramp: u32,
@@ -340,8 +344,6 @@ struct Connection {
     received: usize,
     /// Where the bytes first differed from the poem, if they have.
     differs_at: Option<usize>,
-    /// Whether its connect is known to be done (followed by --clients only).
-    connected: bool,
 }
 
 /// What one read left a connection in.
@@ -709,7 +711,6 @@ impl Load {
                     sent: 0,
                     received: 0,
                     differs_at: None,
-                    connected: false,
                 });
                 self.open += 1;
             }
@@ -787,9 +788,9 @@ struct Clients {
 }
 
 // ANCHOR: clients
-/// Opens `--clients` connections to `target`, at most `--ramp` connects in
-/// progress at a time, lets each read `poem` to the end, and waits for
-/// every one of them, or for `--time-limit`.
+/// Opens `--clients` connections to `target`, at most `--ramp` of them
+/// waiting for their first byte at a time, lets each read `poem` to the
+/// end, and waits for every one of them, or for `--time-limit`.
 fn run_clients(options: &Options, target: SocketAddr, poem: &[u8]) -> io::Result<Clients> {
     let count = options.clients.unwrap_or(1) as usize;
     let ramp = options.ramp as usize;
@@ -812,12 +813,13 @@ fn run_clients(options: &Options, target: SocketAddr, poem: &[u8]) -> io::Result
     let mut next_sweep = begin + SWEEP_EVERY;
     let mut last_poem = None;
     let mut ramped = None;
-    // The next slot to start, and how many connects are in progress.
-    let (mut next, mut connecting) = (0, 0);
+    // The next slot to start, and how many started connections have not
+    // heard from the server yet.
+    let (mut next, mut unanswered) = (0, 0);
     loop {
-        while next < count && connecting < ramp {
+        while next < count && unanswered < ramp {
             load.start_if(next, true);
-            connecting += usize::from(load.slots[next].is_some());
+            unanswered += usize::from(load.slots[next].is_some());
             next += 1;
         }
         // A connect that failed at once is counted; it is not tried again.
@@ -841,15 +843,12 @@ fn run_clients(options: &Options, target: SocketAddr, poem: &[u8]) -> io::Result
             let Some(connection) = load.slots.get_mut(slot).and_then(Option::as_mut) else {
                 continue; // an event for a connection already closed
             };
-            if !connection.connected && connection.socket.peer_addr().is_ok() {
-                connection.connected = true;
-                connecting -= 1;
-            }
+            let answered = connection.received > 0;
             let progress = read_poem(connection, &mut buffer, poem, event.is_error());
+            if !answered && (connection.received > 0 || !matches!(progress, Progress::Waiting)) {
+                unanswered -= 1; // its first bytes, or its end before them
+            }
             if !matches!(progress, Progress::Waiting) {
-                if !connection.connected {
-                    connecting -= 1; // failed before it was connected
-                }
                 if matches!(progress, Progress::Poem) {
                     last_poem = Some(Instant::now());
                 }
@@ -859,8 +858,13 @@ fn run_clients(options: &Options, target: SocketAddr, poem: &[u8]) -> io::Result
 
         if Instant::now() >= next_sweep {
             load.sweep(false);
-            // The sweep may have ended connects in progress: count again.
-            connecting = load.slots.iter().flatten().filter(|c| !c.connected).count();
+            // The sweep may have ended unanswered connections: count again.
+            unanswered = load
+                .slots
+                .iter()
+                .flatten()
+                .filter(|c| c.received == 0)
+                .count();
             next_sweep = Instant::now() + SWEEP_EVERY;
         }
     }
@@ -892,7 +896,7 @@ impl Clients {
             tally.completed, tally.concurrency
         );
         println!(
-            "ramp         every connect started within {:.2} s, {} at a time",
+            "ramp         every connect started within {:.2} s, at most {} unanswered at a time",
             self.ramped.as_secs_f64(),
             self.ramp
         );
