@@ -1291,6 +1291,7 @@ fn program_groups(manifest: &str) -> Vec<(String, String)> {
 /// column's text (a link's text, when it is a link) and every name in
 /// backticks in the second.
 fn map_rows(text: &str, heading: &str) -> Vec<(String, Vec<String>)> {
+    let text = format!("\n{text}");
     let section = text
         .split("\n## ")
         .find(|section| section.starts_with(heading))
