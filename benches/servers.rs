@@ -67,10 +67,10 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use common::{
-    clock_ticks_per_second, cpu_ticks, decimal, describe_machine, errors, number, peak_rss_kb,
-    python_has_twisted, raise_open_files_limit, taken, Placement,
+    cpu_ticks, decimal, describe_machine, errors, number, peak_rss_kb, python_has_twisted,
+    raise_open_files_limit, taken, Placement,
 };
-use mini_twisted::poetry::parse_run_seconds;
+use mini_twisted::poetry::{clock_ticks_per_second, parse_run_seconds};
 
 /// The poem every server serves, relative to the repository root.
 const POEM: &str = "poetry/ecstasy.txt";

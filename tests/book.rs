@@ -1275,13 +1275,8 @@ fn program_groups(manifest: &str) -> Vec<(String, String)> {
             group = "tools".to_string();
         } else if line.starts_with('[') {
             in_bin = line == "[[bin]]";
-        } else if let (true, Some(value)) = (in_bin, line.strip_prefix("name")) {
-            let name = value
-                .trim()
-                .trim_start_matches('=')
-                .trim()
-                .trim_matches('"');
-            found.push((name.to_string(), group.clone()));
+        } else if let (true, Some(name)) = (in_bin, manifest::name_of(line)) {
+            found.push((name, group.clone()));
         }
     }
     found

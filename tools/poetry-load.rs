@@ -67,7 +67,9 @@ use std::time::{Duration, Instant};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use mini_twisted::netstring;
-use mini_twisted::poetry::{check_poem_file, excerpt, parse_run_seconds, Address, Checked};
+use mini_twisted::poetry::{
+    check_poem_file, clock_ticks_per_second, excerpt, parse_run_seconds, Address, Checked,
+};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -1271,18 +1273,6 @@ fn own_cpu_seconds() -> Option<f64> {
     let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
     let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
     Some((utime + stime) as f64 / clock_ticks_per_second() as f64)
-}
-
-/// `getconf CLK_TCK`, or 100 (the value on every common Linux) if it fails.
-fn clock_ticks_per_second() -> u64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .filter(|&ticks| ticks > 0)
-        .unwrap_or(100)
 }
 
 /// The nearest-rank percentile of sorted microseconds, in milliseconds.

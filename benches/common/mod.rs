@@ -342,18 +342,6 @@ pub fn peak_rss_kb(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// `getconf CLK_TCK`, or 100 (the value on every common Linux) if it fails.
-pub fn clock_ticks_per_second() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .filter(|&ticks| ticks > 0)
-        .unwrap_or(100)
-}
-
 /// The settings that decide whether a burst of connections fits: printed
 /// so that a surprising figure can be traced to the machine.
 pub fn describe_machine(placement: &Placement, ticks: u64) {

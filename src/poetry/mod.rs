@@ -27,7 +27,7 @@ mod linger;
 mod timeline;
 
 pub use address::{resolve, Address, AddressError};
-pub use children::{line_reader, sibling_programs, Children, Started};
+pub use children::{clock_ticks_per_second, line_reader, sibling_programs, Children, Started};
 pub use cli::{
     check_poem_file, excerpt, parse_port, parse_run_seconds, parse_seconds, parse_whole, poem_file,
     Checked, EXCERPT_CHARS, LONGEST_RUN_SECONDS, LONGEST_SECONDS,

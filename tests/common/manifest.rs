@@ -22,14 +22,16 @@ pub fn targets(kind: &str) -> Vec<String> {
     for line in manifest.lines().map(str::trim) {
         if line.starts_with('[') {
             in_kind = line == kind;
-        } else if let (true, Some(value)) = (in_kind, line.strip_prefix("name")) {
-            let name = value
-                .trim()
-                .trim_start_matches('=')
-                .trim()
-                .trim_matches('"');
-            names.push(name.to_string());
+        } else if let (true, Some(name)) = (in_kind, name_of(line)) {
+            names.push(name);
         }
     }
     names
+}
+
+/// The value of a manifest line `name = "..."`, if it is one.
+pub fn name_of(line: &str) -> Option<String> {
+    let value = line.trim().strip_prefix("name")?;
+    let value = value.trim().strip_prefix('=')?;
+    Some(value.trim().trim_matches('"').to_string())
 }
