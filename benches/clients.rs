@@ -1,5 +1,6 @@
 //! The clients' benchmark (Part 22): clients 7 and 8 on mini-twisted
-//! against their twins on tokio, by what a whole run costs.
+//! against their twins on tokio and the same clients on Twisted itself,
+//! by what a whole run costs.
 //!
 //! One fast poetry server (`fastpoetry`) and one transform server
 //! (`transformedpoetry`) are started once, on free ports of 127.0.0.1, and
@@ -14,10 +15,20 @@
 //! (user plus system seconds, from `getrusage` of the finished child, so
 //! start-up and exit are included), its wall time, its peak resident
 //! memory (`ru_maxrss`), and the size of its binary; then each mini-twisted
-//! client over its tokio twin. Each client's runs are made by a small
+//! client over its tokio twin and over its Twisted twin. Each client's runs are made by a small
 //! runner process (this program again, with a hidden option) that starts
 //! only that client, so that the peak memory it reads from the kernel is
 //! that client's and no other's.
+//!
+//! The Twisted twins are our own scripts, `benches/get_poetry_7_twisted.py`
+//! (an `inlineCallbacks` generator per poem) and
+//! `benches/get_poetry_8_twisted.py` (the same, waited for with a
+//! `DeferredList`), run by `python3` with the same command line and
+//! checked against the same output; their binary is the interpreter, so
+//! they have no binary size, and their runs include Python starting and
+//! importing Twisted, which is part of what a Twisted client costs. They
+//! need `python3` with Twisted (`pip install twisted`); without it (when
+//! `python3 -c "import twisted"` fails) they are skipped, with a note.
 //!
 //! Run it with (benchmarks build with the release profile):
 //!
@@ -56,7 +67,7 @@ use nix::sys::resource::{getrusage, Usage, UsageWho};
 // The children's guard and their placement on the CPUs, shared with the
 // other benchmarks that run programs.
 mod common;
-use common::{Guard, Placement};
+use common::{decimal, python_has_twisted, Guard, Placement};
 
 /// How long a server may take to print its port.
 const START_LIMIT: Duration = Duration::from_secs(20);
@@ -64,18 +75,63 @@ const START_LIMIT: Duration = Duration::from_secs(20);
 /// benchmark fails: a hundred poems on loopback take a fraction of this.
 const RUN_LIMIT: Duration = Duration::from_secs(30);
 
-/// The four clients, in the report's order: each mini-twisted client
-/// followed by its tokio twin.
-const CLIENTS: [(&str, &str); 4] = [
-    ("get-poetry-7", env!("CARGO_BIN_EXE_get-poetry-7")),
-    (
+/// One client of the report.
+struct Client {
+    name: &'static str,
+    /// Its name on the RESULT line, after `c`.
+    key: &'static str,
+    /// A binary's path, or a Python script's, from the repository's root.
+    program: &'static str,
+    python: bool,
+}
+
+/// A client compiled by Cargo.
+const fn binary(name: &'static str, key: &'static str, program: &'static str) -> Client {
+    Client {
+        name,
+        key,
+        program,
+        python: false,
+    }
+}
+
+/// A client that `python3` runs.
+const fn script(name: &'static str, key: &'static str, program: &'static str) -> Client {
+    Client {
+        name,
+        key,
+        program,
+        python: true,
+    }
+}
+
+/// How many clients each comparison has: ours, tokio's, Twisted's.
+const TWINS: usize = 3;
+
+/// The six clients, in the report's order: each mini-twisted client
+/// followed by its tokio twin and its Twisted twin.
+const CLIENTS: [Client; 6] = [
+    binary("get-poetry-7", "7", env!("CARGO_BIN_EXE_get-poetry-7")),
+    binary(
         "get-poetry-7-tokio",
+        "7_tokio",
         env!("CARGO_BIN_EXE_get-poetry-7-tokio"),
     ),
-    ("get-poetry-8", env!("CARGO_BIN_EXE_get-poetry-8")),
-    (
+    script(
+        "get_poetry_7_twisted.py",
+        "7_twisted",
+        "benches/get_poetry_7_twisted.py",
+    ),
+    binary("get-poetry-8", "8", env!("CARGO_BIN_EXE_get-poetry-8")),
+    binary(
         "get-poetry-8-tokio",
+        "8_tokio",
         env!("CARGO_BIN_EXE_get-poetry-8-tokio"),
+    ),
+    script(
+        "get_poetry_8_twisted.py",
+        "8_twisted",
+        "benches/get_poetry_8_twisted.py",
     ),
 ];
 
@@ -110,6 +166,10 @@ struct Options {
     /// the ports of `--ports` and report on one line
     #[arg(long, hide = true, requires = "ports")]
     runner: Option<PathBuf>,
+
+    /// The runner's client is a script for `python3` (internal)
+    #[arg(long, hide = true, requires = "runner")]
+    python: bool,
 
     /// The runner's ports (internal): the transform server's, the fast
     /// server's
@@ -178,7 +238,14 @@ fn runner(options: &Options, client: &Path, root: &Path) -> Result<bool, String>
     for _ in 0..options.runs {
         let before = children_usage()?;
         let started = Instant::now();
-        let mut child = Command::new(client)
+        let mut command = if options.python {
+            let mut command = Command::new("python3");
+            command.arg(client);
+            command
+        } else {
+            Command::new(client)
+        };
+        let mut child = command
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -340,15 +407,17 @@ fn median(values: &[f64]) -> f64 {
 /// One client's figures over all its runs.
 struct Figures {
     name: &'static str,
+    key: &'static str,
     runs: usize,
     cpu_ms: f64,
     wall_ms: f64,
     peak_rss_mb: f64,
-    binary_mb: f64,
+    /// None for a script, whose binary is the interpreter.
+    binary_mb: Option<f64>,
 }
 
 impl Figures {
-    fn of(name: &'static str, binary: &str, all: &[Runs]) -> Figures {
+    fn of(client: &Client, all: &[Runs]) -> Figures {
         let cpu: Vec<f64> = all
             .iter()
             .flat_map(|runs| runs.cpu_seconds.clone())
@@ -358,14 +427,15 @@ impl Figures {
             .flat_map(|runs| runs.wall_seconds.clone())
             .collect();
         let peak = all.iter().map(|runs| runs.peak_rss_kb).max().unwrap_or(0);
-        let size = fs::metadata(binary).map_or(0, |metadata| metadata.len());
+        let size = fs::metadata(client.program).map_or(0, |metadata| metadata.len());
         Figures {
-            name,
+            name: client.name,
+            key: client.key,
             runs: cpu.len(),
             cpu_ms: median(&cpu) * 1000.0,
             wall_ms: median(&wall) * 1000.0,
             peak_rss_mb: peak as f64 / 1024.0,
-            binary_mb: size as f64 / (1024.0 * 1024.0),
+            binary_mb: (!client.python).then(|| size as f64 / (1024.0 * 1024.0)),
         }
     }
 }
@@ -381,6 +451,7 @@ fn run_benchmark(options: &Options, root: &Path) -> Result<bool, String> {
         &[],
     )?;
     let me = std::env::current_exe().map_err(|error| format!("cannot find myself: {error}"))?;
+    let twisted_here = python_has_twisted();
 
     println!(
         "clients benchmark: each run fetches {} poems ({}) from one fastpoetry and has \
@@ -396,6 +467,12 @@ fn run_benchmark(options: &Options, root: &Path) -> Result<bool, String> {
             "NOT pinned (needs taskset and two CPUs): servers and clients share the CPUs"
         }
     );
+    if !twisted_here {
+        println!(
+            "Twisted clients skipped: `python3 -c \"import twisted\"` failed; \
+             `pip install twisted` enables them"
+        );
+    }
 
     let mut measured: Vec<Vec<Runs>> = CLIENTS.iter().map(|_| Vec::new()).collect();
     for round in 0..options.rounds {
@@ -404,11 +481,18 @@ fn run_benchmark(options: &Options, root: &Path) -> Result<bool, String> {
             order.reverse();
         }
         for index in order {
-            let (name, binary) = CLIENTS[index];
+            let client = &CLIENTS[index];
+            if client.python && !twisted_here {
+                continue;
+            }
+            let name = client.name;
+            let program = common::root().join(client.program);
             let mut command: Vec<OsString> = vec![me.clone().into()];
+            if client.python {
+                command.push("--python".into());
+            }
+            command.extend(["--runner".into(), program.into_os_string()]);
             for arg in [
-                "--runner",
-                binary,
                 "--runs",
                 &options.runs.to_string(),
                 "--addresses",
@@ -442,10 +526,11 @@ fn run_benchmark(options: &Options, root: &Path) -> Result<bool, String> {
         }
     }
 
-    let figures: Vec<Figures> = CLIENTS
+    // A client that did not run (Twisted missing) has no figures.
+    let figures: Vec<Option<Figures>> = CLIENTS
         .iter()
         .zip(&measured)
-        .map(|(&(name, binary), all)| Figures::of(name, binary, all))
+        .map(|(client, all)| (!all.is_empty()).then(|| Figures::of(client, all)))
         .collect();
     let report = Report {
         options,
@@ -468,42 +553,86 @@ fn run_benchmark(options: &Options, root: &Path) -> Result<bool, String> {
 struct Report<'a> {
     options: &'a Options,
     placement: &'a Placement,
-    figures: &'a [Figures],
+    /// As `CLIENTS`; `None` for a client that did not run.
+    figures: &'a [Option<Figures>],
+}
+
+/// `ours / theirs`, or `na` when either is missing: two decimals, three
+/// below 0.1 (ours over a Python client's), so that two digits remain.
+fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
+    let value = ours.zip(theirs).map(|(ours, theirs)| ours / theirs);
+    decimal(value, if value.is_some_and(|v| v < 0.1) { 3 } else { 2 })
+}
+
+/// One line of ratios, `ours` over `theirs`: CPU, wall, peak RSS, binary.
+fn ratios(ours: &Figures, theirs: &Figures) -> [String; 4] {
+    [
+        ratio(Some(ours.cpu_ms), Some(theirs.cpu_ms)),
+        ratio(Some(ours.wall_ms), Some(theirs.wall_ms)),
+        ratio(Some(ours.peak_rss_mb), Some(theirs.peak_rss_mb)),
+        ratio(ours.binary_mb, theirs.binary_mb),
+    ]
 }
 
 impl Report<'_> {
-    /// Each mini-twisted client with its tokio twin: `(ours, tokio)`.
-    fn pairs(&self) -> impl Iterator<Item = (&Figures, &Figures)> {
-        self.figures.chunks(2).map(|pair| (&pair[0], &pair[1]))
+    /// Each mini-twisted client with the twins it is compared to, tokio's
+    /// then Twisted's (those that ran): `(ours, theirs)`.
+    fn pairs(&self) -> Vec<(&Figures, &Figures)> {
+        let mut pairs = Vec::new();
+        for twins in self.figures.chunks(TWINS) {
+            let Some(ours) = &twins[0] else { continue };
+            pairs.extend(twins[1..].iter().flatten().map(|theirs| (ours, theirs)));
+        }
+        pairs
+    }
+
+    /// The clients that did not run, for a note under the table.
+    fn skipped(&self) -> Vec<&'static str> {
+        CLIENTS
+            .iter()
+            .zip(self.figures)
+            .filter(|(_, figures)| figures.is_none())
+            .map(|(client, _)| client.name)
+            .collect()
     }
 
     fn text(&self) -> String {
         let mut text = String::new();
         let _ = writeln!(
             text,
-            "  {:<20} {:>5} {:>11} {:>12} {:>12} {:>10}",
+            "  {:<24} {:>5} {:>11} {:>12} {:>12} {:>10}",
             "client", "runs", "CPU ms/run", "wall ms/run", "peak RSS MB", "binary MB"
         );
-        for f in self.figures {
+        for f in self.figures.iter().flatten() {
             let _ = writeln!(
                 text,
-                "  {:<20} {:>5} {:>11.2} {:>12.2} {:>12.2} {:>10.2}",
-                f.name, f.runs, f.cpu_ms, f.wall_ms, f.peak_rss_mb, f.binary_mb
+                "  {:<24} {:>5} {:>11.2} {:>12.2} {:>12.2} {:>10}",
+                f.name,
+                f.runs,
+                f.cpu_ms,
+                f.wall_ms,
+                f.peak_rss_mb,
+                decimal(f.binary_mb, 2)
+            );
+        }
+        let skipped = self.skipped();
+        if !skipped.is_empty() {
+            let _ = writeln!(
+                text,
+                "  (not run: {}; `pip install twisted` enables them)",
+                skipped.join(", ")
             );
         }
         let _ = writeln!(
             text,
-            "mini-twisted over tokio (below 1: mini-twisted costs less):"
+            "mini-twisted over its twin (below 1: mini-twisted costs less; a script has no binary):"
         );
-        for (ours, tokio) in self.pairs() {
+        for (ours, theirs) in self.pairs() {
+            let [cpu, wall, rss, size] = ratios(ours, theirs);
             let _ = writeln!(
                 text,
-                "  {:<20} CPU {:.2}, wall {:.2}, peak RSS {:.2}, binary {:.2}",
-                ours.name,
-                ours.cpu_ms / tokio.cpu_ms,
-                ours.wall_ms / tokio.wall_ms,
-                ours.peak_rss_mb / tokio.peak_rss_mb,
-                ours.binary_mb / tokio.binary_mb
+                "  {:<14} / {:<24} CPU {cpu}, wall {wall}, peak RSS {rss}, binary {size}",
+                ours.name, theirs.name,
             );
         }
         text
@@ -511,12 +640,12 @@ impl Report<'_> {
 
     fn result_line(&self) -> String {
         let mut pairs = Vec::new();
-        for f in self.figures {
-            let key = f.name.trim_start_matches("get-poetry-").replace('-', "_");
+        for f in self.figures.iter().flatten() {
+            let key = f.key;
             pairs.push(format!("c{key}_cpu_ms={:.3}", f.cpu_ms));
             pairs.push(format!("c{key}_wall_ms={:.3}", f.wall_ms));
             pairs.push(format!("c{key}_peak_rss_mb={:.2}", f.peak_rss_mb));
-            pairs.push(format!("c{key}_binary_mb={:.2}", f.binary_mb));
+            pairs.push(format!("c{key}_binary_mb={}", decimal(f.binary_mb, 2)));
         }
         format!("RESULT {}", pairs.join(" "))
     }
@@ -529,33 +658,56 @@ impl Report<'_> {
             "| client | runs | CPU ms per run | wall ms per run | peak RSS MB | binary MB |"
         );
         let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|");
-        for f in self.figures {
+        for f in self.figures.iter().flatten() {
             let _ = writeln!(
                 text,
-                "| `{}` | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
-                f.name, f.runs, f.cpu_ms, f.wall_ms, f.peak_rss_mb, f.binary_mb
+                "| `{}` | {} | {:.2} | {:.2} | {:.2} | {} |",
+                f.name,
+                f.runs,
+                f.cpu_ms,
+                f.wall_ms,
+                f.peak_rss_mb,
+                f.binary_mb
+                    .map_or("–".to_string(), |size| format!("{size:.2}"))
             );
         }
-        for (ours, tokio) in self.pairs() {
+        for (ours, theirs) in self.pairs() {
+            let [cpu, wall, rss, size] = ratios(ours, theirs);
+            let size = if size == "na" {
+                "–".to_string()
+            } else {
+                size
+            };
             let _ = writeln!(
                 text,
-                "| *`{}` over `{}`* | | {:.2} | {:.2} | {:.2} | {:.2} |",
-                ours.name,
-                tokio.name,
-                ours.cpu_ms / tokio.cpu_ms,
-                ours.wall_ms / tokio.wall_ms,
-                ours.peak_rss_mb / tokio.peak_rss_mb,
-                ours.binary_mb / tokio.binary_mb
+                "| *`{}` over `{}`* | | {cpu} | {wall} | {rss} | {size} |",
+                ours.name, theirs.name,
             );
         }
+        let skipped = self.skipped();
+        let skipped = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Not run, for want of Twisted (`pip install twisted`): {}.",
+                skipped
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         let _ = writeln!(
             text,
             "\n*Medians over every run; each run fetched {} poems (`{}`) from one \
-             `fastpoetry` and had `transformedpoetry` cummingsify them. {} CPUs, {}. \
-             Written by `cargo bench --bench clients -- --addresses {} --runs {} --rounds {} \
-             --markdown FILE`.*",
+             `fastpoetry` and had `transformedpoetry` cummingsify them. The Twisted \
+             clients are our scripts in `benches/`, run by `python3`: their runs include \
+             Python starting and importing Twisted, and they have no binary of their own.{} \
+             {} CPUs, {}. Written by `cargo bench --bench clients -- --addresses {} --runs {} \
+             --rounds {} --markdown FILE`.*",
             options.addresses,
             options.poem.display(),
+            skipped,
             self.placement.cpus,
             if self.placement.pinned {
                 "servers pinned to CPU 0 and clients to CPU 1"

@@ -1,5 +1,6 @@
 //! Part 17's benchmark: what a spawned task and a wake-up cost on our
-//! reactor, beside the same on tokio's current-thread runtime.
+//! reactor, beside the same on tokio's current-thread runtime, and the
+//! nearest the series' Twisted comes to each.
 //!
 //! Chapter 17 claims the reactor is a fine executor: a task is a boxed
 //! future and a Deferred, a wake-up is a push onto a queue. This program
@@ -25,6 +26,21 @@
 //!    the task runs again: the two are not the same work, and the figure
 //!    says more about that choice than about speed.
 //!
+//! The Twisted column comes from `benches/tasks_twisted.py`, run by
+//! `python3` as a child process after the Rust runs (killed if it takes
+//! longer than `TWISTED_LIMIT`), which prints its own best of three, per
+//! operation, as `key=value` lines: 1. an `inlineCallbacks` function that
+//! returns at once; 2. one that waits on a Deferred, all of them fired in
+//! one go; 3. two such functions handing the number over a fresh Deferred
+//! per hop; 4. one that gives the reactor a turn with
+//! `deferLater(reactor, 0, ...)`. A Deferred runs its callbacks when it is
+//! fired, on the caller's stack, so 1 to 3 go through no scheduler at all,
+//! where ours and tokio's queue the task and poll it later; and 4 is a whole
+//! turn of Twisted's loop (timers, then a non-blocking `epoll_wait`), like
+//! tokio's `yield_now` and unlike ours. The column needs `python3` with
+//! Twisted (`pip install twisted`); without it (when
+//! `python3 -c "import twisted"` fails), it is skipped, with a note.
+//!
 //! Each run is repeated three times per executor, alternating, and the
 //! fastest is kept (the others were disturbed); per-operation figures are
 //! wall time divided by the count, on one thread. Every run checks its own
@@ -41,15 +57,23 @@
 //! `key=value` pairs for scripts to compare runs.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::error::Error;
 use std::future::poll_fn;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Stdio};
 use std::rc::Rc;
+use std::sync::mpsc::RecvTimeoutError;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use mini_twisted::defer::{deferred, Trigger};
+use mini_twisted::poetry::line_reader;
 use mini_twisted::{Failure, Reactor};
+
+// The children's guard and the check for Twisted, shared with the other
+// benchmarks that run programs.
+mod common;
+use common::{decimal, keep_stderr, python_has_twisted, taken, Guard};
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
 
@@ -59,6 +83,9 @@ const YIELDS: usize = 200_000;
 const ROUNDS: usize = 3;
 /// Any run still going after this long is broken: stop it and say so.
 const SAFETY_LIMIT: Duration = Duration::from_secs(30);
+/// How long the Twisted script may take for its four runs, three rounds
+/// each, before it is killed (it takes about a tenth of that).
+const TWISTED_LIMIT: Duration = Duration::from_secs(180);
 
 fn main() -> ExitCode {
     mini_twisted::log::init();
@@ -123,6 +150,8 @@ fn run_benchmark() -> BenchResult<()> {
             tokio_yield,
         ),
     ];
+    // Every count is the same, so the script is told one.
+    const { assert!(TASKS == HOPS && HOPS == YIELDS) };
     let mut results = Vec::new();
     for (key, what, count, ours, tokio) in runs {
         let (mut best_ours, mut best_tokio) = (Duration::MAX, Duration::MAX);
@@ -138,9 +167,17 @@ fn run_benchmark() -> BenchResult<()> {
             tokio: best_tokio,
         });
     }
+    let twisted = run_twisted(TASKS)?;
+    if twisted.is_none() {
+        println!(
+            "Twisted column skipped: `python3 -c \"import twisted\"` failed; \
+             `pip install twisted` enables it"
+        );
+        println!();
+    }
     println!(
-        "{:<60} {:>8} {:>8} {:>7}",
-        "per operation (ns)", "ours", "tokio", "ratio"
+        "{:<60} {:>8} {:>8} {:>8} {:>9} {:>9}",
+        "per operation (ns)", "ours", "tokio", "twisted", "/tokio", "/twisted"
     );
     let mut line = Vec::new();
     for m in &results {
@@ -148,20 +185,96 @@ fn run_benchmark() -> BenchResult<()> {
             Measured::ns(m.ours, m.count),
             Measured::ns(m.tokio, m.count),
         );
+        let twisted = twisted
+            .as_ref()
+            .and_then(|figures| figures.get(m.key).copied());
         println!(
-            "{:<60} {:>8.0} {:>8.0} {:>7.2}",
+            "{:<60} {:>8.0} {:>8.0} {:>8} {:>9.2} {:>9}",
             format!("{} (x{})", m.what, m.count),
             ours,
             tokio,
-            ours / tokio
+            decimal(twisted, 0),
+            ours / tokio,
+            // Three decimals: ours is a small fraction of Python's.
+            decimal(twisted.map(|twisted| ours / twisted), 3)
         );
         line.push(format!("{}_ours_ns={ours:.0}", m.key));
         line.push(format!("{}_tokio_ns={tokio:.0}", m.key));
+        line.push(format!("{}_twisted_ns={}", m.key, decimal(twisted, 0)));
     }
     println!();
-    println!("(ratio: ours / tokio; below 1 means ours is cheaper)");
+    println!("(ratios: ours / tokio and ours / twisted; below 1 means ours is cheaper)");
+    if twisted.is_some() {
+        println!(
+            "(twisted: inlineCallbacks and Deferreds on CPython, its garbage collector on;\n \
+             a fired Deferred resumes its waiter at once, with no scheduler between, and its\n \
+             yield is deferLater(reactor, 0), a whole turn of the reactor, like tokio's\n \
+             yield_now and unlike ours: not the same work)"
+        );
+    }
     println!("RESULT {}", line.join(" "));
     Ok(())
+}
+
+/// Runs `benches/tasks_twisted.py` with `count` operations a run and
+/// reads its `key_ns=value` lines back, keyed as ours (`spawn`,
+/// `spawn_wait`, `pingpong`, `yield`); `None` when Python has no Twisted.
+///
+/// # Errors
+///
+/// The script failed, printed less than four figures, or ran past
+/// `TWISTED_LIMIT` (and was killed).
+fn run_twisted(count: usize) -> Result<Option<HashMap<String, f64>>, String> {
+    if !python_has_twisted() {
+        return Ok(None);
+    }
+    let script = common::root().join("benches/tasks_twisted.py");
+    let child = Command::new("python3")
+        .arg(&script)
+        .args([
+            "--count",
+            &count.to_string(),
+            "--rounds",
+            &ROUNDS.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot start python3 {}: {error}", script.display()))?;
+    let mut guard = Guard(child);
+    let lines = line_reader(guard.0.stdout.take());
+    let complaints = keep_stderr(guard.0.stderr.take());
+    let deadline = Instant::now() + TWISTED_LIMIT;
+    let mut figures = HashMap::new();
+    loop {
+        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                let pair = line
+                    .split_once('=')
+                    .and_then(|(key, value)| Some((key.strip_suffix("_ns")?, value.parse().ok()?)));
+                if let Some((key, value)) = pair {
+                    figures.insert(key.to_string(), value);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(format!(
+                    "tasks_twisted.py still running after {} s; killed",
+                    TWISTED_LIMIT.as_secs()
+                ))
+            }
+        }
+    }
+    let status = guard.wait_for(Duration::from_secs(5));
+    if status != Some(0) || figures.len() != 4 {
+        return Err(format!(
+            "tasks_twisted.py ended with {status:?} and {} figures; it said {:?}",
+            figures.len(),
+            taken(&complaints)
+        ));
+    }
+    Ok(Some(figures))
 }
 
 type Run = fn(usize) -> BenchResult<Duration>;
