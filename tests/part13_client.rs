@@ -15,9 +15,9 @@ use std::net::TcpListener;
 use std::process::Output;
 use std::thread;
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use common::transform::{
-    assert_poems, originals, poetry_servers, run_client, text, transform_server,
+    assert_lowers_both_poems, assert_poems, assert_prints_help_with_too_few_addresses, originals,
+    poetry_servers, run_client, text, transform_server,
 };
 use common::{dead_port, LIMIT};
 use mini_twisted::netstring::{encode, Decoder};
@@ -28,13 +28,7 @@ fn run(ports: &[u16]) -> Output {
 
 #[test]
 fn both_poems_come_back_lowered() {
-    let (_transform, xform) = transform_server();
-    let servers = poetry_servers();
-    let output = run(&[xform, servers[0].port, servers[1].port]);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert_eq!(text(&output.stderr), "");
-    let lowered: Vec<String> = originals().iter().map(|p| p.to_lowercase()).collect();
-    assert_poems(&text(&output.stdout), &lowered);
+    assert_lowers_both_poems("get-poetry-6");
 }
 
 #[test]
@@ -73,21 +67,7 @@ fn a_poetry_server_that_is_down_is_a_failed_download() {
 
 #[test]
 fn fewer_than_two_addresses_print_the_help() {
-    for args in [&[][..], &["10001"][..]] {
-        let output = cargo_bin_cmd!("get-poetry-6")
-            .args(args)
-            .timeout(LIMIT)
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(0), "{args:?}: {output:?}");
-        let stdout = text(&output.stdout);
-        assert!(stdout.contains("Usage: get-poetry-6"), "{stdout}");
-        assert!(
-            stdout.contains("Exits with status 1 if any poem could not be fetched."),
-            "{stdout}"
-        );
-        assert_eq!(text(&output.stderr), "", "{args:?}");
-    }
+    assert_prints_help_with_too_few_addresses("get-poetry-6");
 }
 
 /// How a fake transform server treats each request.

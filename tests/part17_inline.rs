@@ -25,7 +25,9 @@ use std::thread;
 
 use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
 use common::transform::{
-    assert_poems, originals, poetry_servers, run_client, text, transform_server, TWO_POEMS,
+    assert_lowers_both_poems, assert_poems, assert_prints_help_with_too_few_addresses,
+    assert_says_why_each_transform_failed, originals, poetry_servers, run_client, text,
+    transform_server, TWO_POEMS,
 };
 use common::{dead_port, lines, Background, SlowServer, LIMIT};
 use mini_twisted::netstring::Decoder;
@@ -246,30 +248,12 @@ fn client_7(ports: &[u16]) -> Output {
 
 #[test]
 fn client_7_prints_both_poems_lowered() {
-    let (_transform, xform) = transform_server();
-    let servers = poetry_servers();
-    let output = client_7(&[xform, servers[0].port, servers[1].port]);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert_eq!(text(&output.stderr), "");
-    let lowered: Vec<String> = originals().iter().map(|p| p.to_lowercase()).collect();
-    assert_poems(&text(&output.stdout), &lowered);
+    assert_lowers_both_poems("get-poetry-7");
 }
 
 #[test]
 fn client_7_prints_the_originals_when_the_transform_server_is_down() {
-    let servers = poetry_servers();
-    let xform = dead_port();
-    let output = client_7(&[xform, servers[0].port, servers[1].port]);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let stderr = text(&output.stderr);
-    let failed = format!("Cummingsify failed! cannot connect to 127.0.0.1:{xform}: ");
-    let reports: Vec<&str> = stderr.lines().collect();
-    assert_eq!(reports.len(), 2, "{stderr}");
-    for report in reports {
-        assert!(report.starts_with(&failed), "{report}");
-        assert!(report.contains("refused"), "{report}");
-    }
-    assert_poems(&text(&output.stdout), &originals());
+    assert_says_why_each_transform_failed("get-poetry-7");
 }
 
 /// A transform server that reads one request, then hangs up without a
@@ -370,21 +354,7 @@ fn client_7_prints_each_poem_as_soon_as_it_is_ready() {
 
 #[test]
 fn client_7_with_fewer_than_two_addresses_prints_the_help() {
-    for args in [&[][..], &["10001"][..]] {
-        let output = cargo_bin_cmd!("get-poetry-7")
-            .args(args)
-            .timeout(LIMIT)
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(0), "{args:?}: {output:?}");
-        let stdout = text(&output.stdout);
-        assert!(stdout.contains("Usage: get-poetry-7"), "{stdout}");
-        assert!(
-            stdout.contains("Exits with status 1 if any poem could not be fetched."),
-            "{stdout}"
-        );
-        assert_eq!(text(&output.stderr), "", "{args:?}");
-    }
+    assert_prints_help_with_too_few_addresses("get-poetry-7");
 }
 
 #[test]

@@ -20,7 +20,9 @@ use std::thread;
 
 use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
 use common::transform::{
-    assert_poems, originals, poetry_servers, run_client, text, transform_server, TWO_POEMS,
+    assert_lowers_both_poems, assert_poems, assert_prints_help_with_too_few_addresses,
+    assert_says_why_each_transform_failed, originals, poetry_servers, run_client, text,
+    transform_server, TWO_POEMS,
 };
 use common::{dead_port, Background, SlowServer, LIMIT};
 
@@ -229,28 +231,14 @@ fn client_8(ports: &[u16]) -> Output {
 
 #[test]
 fn client_8_prints_both_poems_lowered_and_stops_when_the_list_fires() {
-    let (_transform, xform) = transform_server();
-    let servers = poetry_servers();
-    let output = client_8(&[xform, servers[0].port, servers[1].port]);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert_eq!(text(&output.stderr), "");
-    let lowered: Vec<String> = originals().iter().map(|p| p.to_lowercase()).collect();
-    assert_poems(&text(&output.stdout), &lowered);
+    // Bounded by the run's time limit: a client that did not stop fails.
+    assert_lowers_both_poems("get-poetry-8");
 }
 
 #[test]
 fn client_8_with_the_transform_server_down_prints_the_original_poems() {
-    let servers = poetry_servers();
-    let dead = dead_port();
-    let output = client_8(&[dead, servers[0].port, servers[1].port]);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
     // Each task says why its transform failed, as client 7's does.
-    let refused = format!("Cummingsify failed! cannot connect to 127.0.0.1:{dead}: ");
-    let stderr = text(&output.stderr);
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 2, "{stderr}");
-    assert!(lines.iter().all(|l| l.starts_with(&refused)), "{stderr}");
-    assert_poems(&text(&output.stdout), &originals());
+    assert_says_why_each_transform_failed("get-poetry-8");
 }
 
 #[test]
@@ -290,21 +278,7 @@ fn client_8_with_every_poetry_server_down_exits_1_having_printed_nothing() {
 
 #[test]
 fn client_8_with_fewer_than_two_addresses_prints_the_help() {
-    for args in [&[][..], &["10001"][..]] {
-        let output = cargo_bin_cmd!("get-poetry-8")
-            .args(args)
-            .timeout(LIMIT)
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(0), "{args:?}: {output:?}");
-        let stdout = text(&output.stdout);
-        assert!(stdout.contains("Usage: get-poetry-8"), "{stdout}");
-        assert!(
-            stdout.contains("Exits with status 1 if any poem could not be fetched."),
-            "{stdout}"
-        );
-        assert_eq!(text(&output.stderr), "", "{args:?}");
-    }
+    assert_prints_help_with_too_few_addresses("get-poetry-8");
 }
 
 #[test]

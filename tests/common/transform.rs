@@ -59,3 +59,54 @@ pub fn assert_poems(stdout: &str, poems: &[String]) {
         "not the poems, in either order: {stdout:?}"
     );
 }
+
+/// What every client of this stage does with the transform server and both
+/// poetry servers up: both poems, lowered, exit 0, nothing on stderr.
+pub fn assert_lowers_both_poems(client: &str) {
+    let (_transform, xform) = transform_server();
+    let servers = poetry_servers();
+    let output = run_client(client, &[xform, servers[0].port, servers[1].port]);
+    assert_eq!(output.status.code(), Some(0), "{client}: {output:?}");
+    assert_eq!(text(&output.stderr), "", "{client}");
+    let lowered: Vec<String> = originals().iter().map(|p| p.to_lowercase()).collect();
+    assert_poems(&text(&output.stdout), &lowered);
+}
+
+/// With fewer than two addresses (a transform server and a poetry server)
+/// there is nothing to do: the client prints its help, which gives its
+/// exit status, and exits 0.
+pub fn assert_prints_help_with_too_few_addresses(client: &str) {
+    for args in [&[][..], &["10001"][..]] {
+        let output = assert_cmd::Command::new(program(client))
+            .args(args)
+            .timeout(LIMIT)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {output:?}");
+        let stdout = text(&output.stdout);
+        assert!(stdout.contains(&format!("Usage: {client}")), "{stdout}");
+        assert!(
+            stdout.contains("Exits with status 1 if any poem could not be fetched."),
+            "{stdout}"
+        );
+        assert_eq!(text(&output.stderr), "", "{args:?}");
+    }
+}
+
+/// Clients 7 and 8 with the transform server down: the original poems,
+/// exit 0, and one line per poem on stderr saying why its transform failed.
+pub fn assert_says_why_each_transform_failed(client: &str) {
+    let servers = poetry_servers();
+    let dead = super::dead_port();
+    let output = run_client(client, &[dead, servers[0].port, servers[1].port]);
+    assert_eq!(output.status.code(), Some(0), "{client}: {output:?}");
+    let stderr = text(&output.stderr);
+    let refused = format!("Cummingsify failed! cannot connect to 127.0.0.1:{dead}: ");
+    let reports: Vec<&str> = stderr.lines().collect();
+    assert_eq!(reports.len(), 2, "{stderr}");
+    for report in reports {
+        assert!(report.starts_with(&refused), "{report}");
+        assert!(report.contains("refused"), "{report}");
+    }
+    assert_poems(&text(&output.stdout), &originals());
+}
