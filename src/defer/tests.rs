@@ -9,26 +9,30 @@ thread_local! {
     pub(crate) static UNHANDLED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
-fn unhandled() -> Vec<String> {
+/// What was reported unhandled on this thread since the last call. Shared
+/// with the tests of the DeferredList and of tasks, as are [`Log`] and
+/// [`Oops`].
+pub(crate) fn unhandled() -> Vec<String> {
     UNHANDLED.with(|seen| seen.take())
 }
 
-/// A log that stages write to, to check what ran in which order.
+/// A log that stages (or tasks) write to, to check what ran in which order.
 #[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<String>>>);
+pub(crate) struct Log(Rc<RefCell<Vec<String>>>);
 
 impl Log {
-    fn say(&self, line: impl Into<String>) {
+    pub(crate) fn say(&self, line: impl Into<String>) {
         self.0.borrow_mut().push(line.into());
     }
 
-    fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.0.borrow().clone()
     }
 }
 
+/// An error of the tests' own, shown as its text.
 #[derive(Debug)]
-struct Oops(&'static str);
+pub(crate) struct Oops(pub(crate) &'static str);
 
 impl fmt::Display for Oops {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

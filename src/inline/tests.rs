@@ -8,6 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::defer::tests::{Log, Oops};
 use crate::defer::{deferred, succeed, CancelledError};
 use crate::testing::{run_until, Clock};
 use crate::OwnedReactor;
@@ -21,31 +22,6 @@ fn on_fake_clock() -> (Clock, OwnedReactor) {
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
-
-/// Lines that tasks write, to check what ran in which order.
-#[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<String>>>);
-
-impl Log {
-    fn say(&self, line: impl Into<String>) {
-        self.0.borrow_mut().push(line.into());
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.0.borrow().clone()
-    }
-}
-
-#[derive(Debug)]
-struct Oops(&'static str);
-
-impl fmt::Display for Oops {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-impl std::error::Error for Oops {}
 
 /// A Deferred that `reactor` fires with `value` after `delay`.
 fn later<T: 'static>(reactor: &Reactor, delay: Duration, value: T) -> Deferred<T> {

@@ -4,12 +4,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::*;
-use crate::defer::tests::UNHANDLED;
+use crate::defer::tests::unhandled;
 use crate::defer::{deferred, succeed, CancelledError};
-
-fn unhandled() -> Vec<String> {
-    UNHANDLED.with(|seen| seen.take())
-}
 
 #[derive(Debug)]
 struct Boom(&'static str);
