@@ -347,50 +347,6 @@ fn parse_runs(line: &str) -> Option<Runs> {
 // The benchmark: the servers, the rounds, the report.
 // ---------------------------------------------------------------------------
 
-/// A server that has printed its port.
-struct Started {
-    _guard: Guard,
-    port: u16,
-}
-
-/// Starts `program args... --port 0` on CPU 0 and reads its port from
-/// its first line (`Serving ... on HOST:PORT.`).
-fn start(
-    placement: &Placement,
-    root: &Path,
-    program: &str,
-    args: &[&str],
-) -> Result<Started, String> {
-    let mut command: Vec<OsString> = vec![program.into()];
-    command.extend(args.iter().map(OsString::from));
-    command.extend(["--port".into(), "0".into()]);
-    let child = placement
-        .command(0, &command)
-        .current_dir(root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|error| format!("cannot start {program}: {error}"))?;
-    let mut guard = Guard(child);
-    let lines = line_reader(guard.0.stdout.take());
-    let first = lines.recv_timeout(START_LIMIT).map_err(|_| {
-        format!(
-            "{program} printed no port within {} s",
-            START_LIMIT.as_secs()
-        )
-    })?;
-    let port = first
-        .trim_end()
-        .strip_suffix('.')
-        .and_then(|rest| rest.rsplit_once(':'))
-        .and_then(|(_, port)| port.parse().ok())
-        .ok_or_else(|| format!("{program}: no port in {first:?}"))?;
-    Ok(Started {
-        _guard: guard,
-        port,
-    })
-}
-
 fn median(values: &[f64]) -> f64 {
     let mut values = values.to_vec();
     values.sort_by(f64::total_cmp);
@@ -443,13 +399,8 @@ impl Figures {
 fn run_benchmark(options: &Options, root: &Path) -> Result<bool, String> {
     let placement = Placement::find();
     let poem = options.poem.to_string_lossy().into_owned();
-    let fast = start(&placement, root, env!("CARGO_BIN_EXE_fastpoetry"), &[&poem])?;
-    let xform = start(
-        &placement,
-        root,
-        env!("CARGO_BIN_EXE_transformedpoetry"),
-        &[],
-    )?;
+    let fast = placement.start(&[env!("CARGO_BIN_EXE_fastpoetry").into(), poem.clone().into()])?;
+    let xform = placement.start(&[env!("CARGO_BIN_EXE_transformedpoetry").into()])?;
     let me = std::env::current_exe().map_err(|error| format!("cannot find myself: {error}"))?;
     let twisted_here = python_has_twisted();
 
