@@ -48,10 +48,12 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use common::{
-    cpu_ticks, decimal, describe_machine, errors, number, peak_rss_kb, python_has_twisted,
-    raise_open_files_limit, root, taken, Placement,
+    cpu_ticks, decimal, describe_machine, errors, number, peak_rss_kb, python_has_twisted, root,
+    taken, Placement,
 };
-use mini_twisted::poetry::{clock_ticks_per_second, parse_seconds, parse_whole};
+use mini_twisted::poetry::{
+    clock_ticks_per_second, parse_seconds, parse_whole, raise_open_files_limit,
+};
 
 /// Descriptors each process needs besides the connections.
 const SPARE_DESCRIPTORS: u64 = 64;

@@ -67,10 +67,10 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use common::{
-    cpu_ticks, decimal, describe_machine, errors, number, peak_rss_kb, python_has_twisted,
-    raise_open_files_limit, taken, Placement,
+    cpu_ticks, decimal, describe_machine, errors, number, peak_rss_kb, python_has_twisted, taken,
+    Placement,
 };
-use mini_twisted::poetry::{clock_ticks_per_second, parse_run_seconds};
+use mini_twisted::poetry::{clock_ticks_per_second, parse_run_seconds, raise_open_files_limit};
 
 /// The poem every server serves, relative to the repository root.
 const POEM: &str = "poetry/ecstasy.txt";
@@ -611,7 +611,7 @@ impl Bench<'_> {
         println!("{title}");
         println!("{}", "-".repeat(title.chars().count()));
         if let Err(why) = raise_open_files_limit(u64::from(count) + SPARE_DESCRIPTORS) {
-            println!("skipped: {why}");
+            println!("skipped: {why}; ask for fewer with --hold");
             return;
         }
         let seconds = self.options.hold_seconds;

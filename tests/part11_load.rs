@@ -4,7 +4,7 @@
 
 mod common;
 
-use assert_cmd::cargo::cargo_bin_cmd;
+use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
 use common::{dead_port, poetry_load, port_of, Background, Run, LIMIT};
 use predicates::prelude::*;
 
@@ -136,6 +136,24 @@ fn poetry_load_refuses_a_bad_command_line_before_sending_anything() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("needs a poem in UTF-8"));
+}
+
+/// poetry-load raises its own soft limit on open files to what its
+/// connections need; when the hard limit is too low for that, it refuses
+/// before it connects, and says why. Port 9 (discard) is never contacted.
+#[test]
+fn poetry_load_refuses_more_connections_than_the_hard_limit_allows() {
+    let program = cargo_bin!("poetry-load").to_str().unwrap().to_string();
+    let script = "ulimit -n 64 && exec \"$0\" 9 --clients 1000 --poem \"$1\"";
+    let output = std::process::Command::new("sh")
+        .args(["-c", script, &program, POEM])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--clients 1000: "), "{stderr}");
+    assert!(stderr.contains("the hard limit is 64"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// A transform server (Part 12) on a free port.

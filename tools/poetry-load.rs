@@ -68,7 +68,8 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use mini_twisted::netstring;
 use mini_twisted::poetry::{
-    check_poem_file, clock_ticks_per_second, excerpt, parse_run_seconds, Address, Checked,
+    check_poem_file, clock_ticks_per_second, excerpt, parse_run_seconds, raise_open_files_limit,
+    Address, Checked,
 };
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -264,13 +265,10 @@ fn check_usage(options: &Options) -> SocketAddr {
         (None, None) => ("--concurrency", options.concurrency),
     };
     let needed = u64::from(count) + SPARE_DESCRIPTORS;
-    if let Some(limit) = open_files_limit() {
-        if limit < needed {
-            usage(format!(
-                "{option} {count} needs about {needed} open files, but the limit is {limit}; \
-                 lower it, or raise the limit with `ulimit -n {needed}`"
-            ));
-        }
+    if let Err(why) = raise_open_files_limit(needed) {
+        usage(format!(
+            "{option} {count}: {why}; ask for fewer, or raise the hard limit (`ulimit -Hn`)"
+        ));
     }
     target
 }
@@ -317,16 +315,6 @@ fn exchange(options: &Options) -> Exchange {
         expected: netstring::encode(text.to_lowercase().as_bytes()).to_vec(),
         described: format!("the netstring of {shown} in lower case"),
     }
-}
-
-/// The soft limit on open files from `/proc/self/limits`; `None` when it is
-/// unlimited or cannot be read (then we find out the hard way, as errors).
-fn open_files_limit() -> Option<u64> {
-    let limits = fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits
-        .lines()
-        .find_map(|line| line.strip_prefix("Max open files"))?;
-    line.split_whitespace().next()?.parse().ok()
 }
 
 // ---------------------------------------------------------------------------

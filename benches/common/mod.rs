@@ -207,26 +207,6 @@ pub struct Started {
     pub complaints: Arc<Mutex<Vec<String>>>,
 }
 
-/// Raises this process's soft limit on open files to `needed`, so that the
-/// children it starts (which inherit it) can hold the connections; an
-/// error that says what to do when the hard limit is lower.
-pub fn raise_open_files_limit(needed: u64) -> Result<(), String> {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)
-        .map_err(|error| format!("cannot read the limit on open files: {error}"))?;
-    if soft >= needed {
-        return Ok(());
-    }
-    if hard < needed {
-        return Err(format!(
-            "it needs {needed} open files per process, and the hard limit is {hard} \
-             (raise it, as root, or run with a smaller --hold)"
-        ));
-    }
-    setrlimit(Resource::RLIMIT_NOFILE, needed, hard)
-        .map_err(|error| format!("cannot raise the limit on open files to {needed}: {error}"))
-}
-
 // ---------------------------------------------------------------------------
 // Child processes.
 // ---------------------------------------------------------------------------

@@ -248,20 +248,6 @@ pub fn sibling_programs(programs: &[&str], no_build: bool) -> Result<PathBuf, St
     Ok(dir)
 }
 
-/// `getconf CLK_TCK`: the unit of the CPU times in `/proc/PID/stat`, which
-/// the load generator and the benchmarks read; 100 (the value on every
-/// common Linux) if it cannot be asked.
-pub fn clock_ticks_per_second() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .filter(|&ticks| ticks > 0)
-        .unwrap_or(100)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

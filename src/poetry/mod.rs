@@ -16,6 +16,8 @@
 //! - [`Children`]: programs started by other programs, stopped with them;
 //!   [`PART2_SERVERS`]: the three slow servers they start.
 //! - [`cummingsify`]: Part 10's unreliable poem transformer.
+//! - [`raise_open_files_limit`], [`clock_ticks_per_second`]: what the load
+//!   generator and the benchmarks ask of the kernel.
 
 mod address;
 mod children;
@@ -24,10 +26,11 @@ mod client;
 pub mod cummingsify;
 mod elapsed;
 mod linger;
+mod process;
 mod timeline;
 
 pub use address::{resolve, Address, AddressError};
-pub use children::{clock_ticks_per_second, line_reader, sibling_programs, Children, Started};
+pub use children::{line_reader, sibling_programs, Children, Started};
 pub use cli::{
     check_poem_file, excerpt, parse_port, parse_run_seconds, parse_seconds, parse_whole, poem_file,
     Checked, EXCERPT_CHARS, LONGEST_RUN_SECONDS, LONGEST_SECONDS,
@@ -35,6 +38,7 @@ pub use cli::{
 pub use client::{exit_status, warn_if_cut_short, ClientArgs, Servers, EXIT_STATUS_HELP};
 pub use elapsed::Elapsed;
 pub use linger::Linger;
+pub use process::{clock_ticks_per_second, raise_open_files_limit};
 pub use timeline::Timeline;
 
 // ANCHOR: servers
